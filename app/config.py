@@ -1,0 +1,60 @@
+"""Settings read from the environment (.env and .flaskenv are loaded by python-dotenv)."""
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+load_dotenv(ROOT / ".env")
+load_dotenv(ROOT / ".flaskenv")
+
+
+def _int(name, default):
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def _float(name, default):
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
+def database_url(url):
+    """SQLAlchemy 2.1 maps postgresql:// to psycopg 3; this project ships psycopg2."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg2://" + url[len(scheme):]
+    return url
+
+
+def default_database_url():
+    return f"sqlite:///{ROOT / 'instance' / 'gateway.db'}"
+
+
+class Config:
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or default_database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    # Path of the providers/models YAML; tests may also pass the parsed mapping itself.
+    GATEWAY_CONFIG = os.environ.get("GATEWAY_CONFIG") or None
+    GATEWAY_MASTER_KEY = os.environ.get("GATEWAY_MASTER_KEY") or None
+    OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY") or None
+    ANTHROPIC_API_KEY = os.environ.get("ANTHROPIC_API_KEY") or None
+    CORS_ORIGINS = os.environ.get("CORS_ORIGINS", "")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    MAX_REQUEST_BYTES = _int("MAX_REQUEST_BYTES", 32 * 1024 * 1024)
+    # How long an authenticated key stays cached in a worker before it is looked up again.
+    KEY_CACHE_TTL_SECONDS = _float("KEY_CACHE_TTL_SECONDS", 30.0)
+    # Request-log writer: queue bound, batch size, longest wait before a partial batch is written.
+    LOG_QUEUE_SIZE = _int("LOG_QUEUE_SIZE", 50_000)
+    LOG_BATCH_SIZE = _int("LOG_BATCH_SIZE", 500)
+    LOG_FLUSH_SECONDS = _float("LOG_FLUSH_SECONDS", 0.5)
+    SWAGGER = {"title": "LLM Gateway", "uiversion": 3, "openapi": "3.0.3"}
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    GATEWAY_MASTER_KEY = None
+    LOG_FLUSH_SECONDS = 0.05

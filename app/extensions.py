@@ -1,0 +1,38 @@
+"""Flask extensions, created unbound; create_app() binds them to an app."""
+from flasgger import Swagger
+from flask_cors import CORS
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+
+# Deterministic constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
+migrate = Migrate()
+swagger = Swagger()
+cors = CORS()
+
+
+class RedisExtension:
+    """A redis-py client bound to the app when REDIS_URL is set; `client` is None otherwise."""
+
+    def __init__(self):
+        self.client = None
+
+    def init_app(self, app):
+        url = app.config.get("REDIS_URL")
+        if url:
+            import redis
+
+            self.client = redis.Redis.from_url(url, socket_timeout=5, health_check_interval=30)
+        app.extensions["redis"] = self.client
+
+
+redis_ext = RedisExtension()

@@ -1,0 +1,100 @@
+"""SQLAlchemy models: data only. Queries and writes live in app/repositories/.
+
+Timestamps are naive UTC (`utcnow()`), the same on SQLite and PostgreSQL.
+"""
+from datetime import datetime, timezone
+
+from sqlalchemy import BigInteger, Index, Integer, Numeric
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+ROLES = ("admin", "member")
+BUDGET_PERIODS = ("daily", "weekly", "monthly")
+# BigInteger on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
+BigId = BigInteger().with_variant(Integer, "sqlite")
+Money = Numeric(20, 10)
+
+
+def utcnow():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(db.String(320), unique=True)
+    name: Mapped[str | None] = mapped_column(db.String(200))
+    role: Mapped[str] = mapped_column(db.String(16), default="member")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    keys = relationship("ApiKey", back_populates="user")
+
+
+class Project(db.Model):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(db.String(200), unique=True)
+    owner_id: Mapped[int | None] = mapped_column(db.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(db.Model):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(db.String(64), unique=True)  # sha256 hex of the secret
+    prefix: Mapped[str] = mapped_column(db.String(16))  # shown in lists, e.g. "sk-gw-Ab3dE"
+    name: Mapped[str | None] = mapped_column(db.String(200))
+    user_id: Mapped[int] = mapped_column(db.ForeignKey("users.id"), index=True)
+    project_id: Mapped[int | None] = mapped_column(db.ForeignKey("projects.id"), index=True)
+    models: Mapped[list | None] = mapped_column(db.JSON)  # allowlist; None = every model
+    rpm: Mapped[int | None]
+    tpm: Mapped[int | None]
+    max_budget_usd = mapped_column(Money, nullable=True)
+    budget_period: Mapped[str | None] = mapped_column(db.String(16))
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user = relationship("User", back_populates="keys")
+    project = relationship("Project")
+
+
+class RequestLog(db.Model):
+    """One row per inference request. input_tokens counts the whole prompt, cached ones included."""
+
+    __tablename__ = "request_logs"
+    __table_args__ = (
+        Index("ix_request_logs_api_key_id_created_at", "api_key_id", "created_at"),
+        Index("ix_request_logs_user_id_created_at", "user_id", "created_at"),
+        Index("ix_request_logs_model_created_at", "model", "created_at"),
+        Index("ix_request_logs_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(db.String(64), unique=True)
+    api_key_id: Mapped[int | None] = mapped_column(db.ForeignKey("api_keys.id"))
+    user_id: Mapped[int | None] = mapped_column(db.ForeignKey("users.id"))
+    project_id: Mapped[int | None] = mapped_column(db.ForeignKey("projects.id"))
+    surface: Mapped[str] = mapped_column(db.String(16))  # openai | anthropic
+    endpoint: Mapped[str] = mapped_column(db.String(32))  # chat | embeddings | messages
+    model: Mapped[str | None] = mapped_column(db.String(200))  # as the client asked
+    provider: Mapped[str | None] = mapped_column(db.String(100))
+    upstream_model: Mapped[str | None] = mapped_column(db.String(200))
+    stream: Mapped[bool] = mapped_column(default=False)
+    status_code: Mapped[int]
+    error_type: Mapped[str | None] = mapped_column(db.String(64))
+    error_message: Mapped[str | None] = mapped_column(db.String(1000))
+    input_tokens: Mapped[int] = mapped_column(default=0)
+    output_tokens: Mapped[int] = mapped_column(default=0)
+    cached_tokens: Mapped[int] = mapped_column(default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(default=0)
+    cost_usd = mapped_column(Money, nullable=False, default=0)
+    latency_ms: Mapped[int]
+    time_to_first_token_ms: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
