@@ -1,0 +1,19 @@
+"""OpenAI, and any OpenAI-compatible server (vLLM, Ollama, OpenRouter…) through base_url."""
+import openai
+
+from .sdk import SDKHandler
+
+
+class OpenAIHandler(SDKHandler):
+    vendor = "openai"
+    native_format = "openai_chat"
+    sdk = openai
+    chat_path = "/chat/completions"
+
+    def make_client(self, api_key, timeout):
+        # max_retries=0: the gateway owns the retry loop.
+        return openai.OpenAI(api_key=api_key, base_url=self.provider.base_url, timeout=timeout,
+                             max_retries=0)
+
+    def embeddings(self, body):
+        return self.post("/embeddings", body, stream=False)
