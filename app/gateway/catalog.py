@@ -198,5 +198,6 @@ def default_config(env):
         if env.get(key_var):
             providers[vendor] = {"vendor": vendor, "api_keys": [env[key_var]],
                                  "base_url": env.get(url_var) or None}
-            models += [{"name": n, "deployments": [{"provider": vendor, "model": n}]} for n in names]
+            models += [{"name": name, "deployments": [{"provider": vendor, "model": name}]}
+                       for name in names]
     return {"providers": providers, "models": models}

@@ -29,7 +29,8 @@ class Price:
     def from_mapping(cls, spec, where, error_cls):
         unknown = set(spec) - set(cls.FIELDS)
         if unknown:
-            raise error_cls(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {list(cls.FIELDS)}")
+            raise error_cls(f"{where}: unknown field(s) {sorted(unknown)}; "
+                            f"allowed: {list(cls.FIELDS)}")
         values = {}
         for name in cls.FIELDS:
             value = spec.get(name)
@@ -41,17 +42,22 @@ class Price:
                 values[name] = Decimal(str(value))
             except ArithmeticError:
                 raise error_cls(f"{where}.{name}: must be a number, got {value!r}") from None
-            if values[name] < 0:
-                raise error_cls(f"{where}.{name}: must not be negative")
+            if not values[name].is_finite() or values[name] < 0:
+                raise error_cls(f"{where}.{name}: must be a finite number >= 0, got {value!r}")
         return cls(**values)
 
     def cost(self, usage):
-        cached_price = self.input_per_mtok if self.cached_input_per_mtok is None else self.cached_input_per_mtok
-        write_price = self.input_per_mtok if self.cache_write_per_mtok is None else self.cache_write_per_mtok
+        cached_price = _or(self.cached_input_per_mtok, self.input_per_mtok)
+        write_price = _or(self.cache_write_per_mtok, self.input_per_mtok)
         fresh = max(usage.input_tokens - usage.cached_tokens - usage.cache_write_tokens, 0)
         total = (fresh * self.input_per_mtok + usage.cached_tokens * cached_price
-                 + usage.cache_write_tokens * write_price + usage.output_tokens * self.output_per_mtok)
+                 + usage.cache_write_tokens * write_price
+                 + usage.output_tokens * self.output_per_mtok)
         return total / MILLION
+
+
+def _or(value, default):
+    return default if value is None else value
 
 
 def _p(inp, out, cached=None, write=None):

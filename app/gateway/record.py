@@ -1,0 +1,56 @@
+"""RequestRecord: what one request did, collected along the pipeline and turned into a log row."""
+import time
+from decimal import Decimal
+
+from ..models import utcnow
+from .pricing import Usage
+
+
+class RequestRecord:
+    def __init__(self, request_id, surface, endpoint):
+        self.started = time.perf_counter()
+        self.row = {
+            "request_id": request_id, "surface": surface, "endpoint": endpoint,
+            "created_at": utcnow(), "api_key_id": None, "user_id": None, "project_id": None,
+            "model": None, "provider": None, "upstream_model": None, "stream": False,
+            "status_code": 200, "error_type": None, "error_message": None,
+            "time_to_first_token_ms": None,
+        }
+        self.usage = Usage()
+        self.cost = Decimal(0)
+        self.price = None
+
+    def caller(self, principal):
+        self.row.update(api_key_id=principal.key_id, user_id=principal.user_id,
+                        project_id=principal.project_id)
+
+    def request(self, model, stream):
+        self.row.update(model=model if isinstance(model, str) else None, stream=bool(stream))
+
+    def route(self, route):
+        self.row.update(provider=route.provider.name, upstream_model=route.deployment.model)
+        self.price = route.entry.price
+
+    def account(self, usage):
+        self.usage = usage
+        if self.price is not None:
+            self.cost = self.price.cost(usage)
+
+    def first_output(self, at):
+        if at is not None and self.row["time_to_first_token_ms"] is None:
+            self.row["time_to_first_token_ms"] = int((at - self.started) * 1000)
+
+    def fail(self, error, error_type=None):
+        self.row.update(status_code=error.status, error_type=error_type or error.code
+                        or error.openai_type, error_message=str(error.message)[:1000])
+
+    def finish(self):
+        """The log row, with usage, cost and latency."""
+        return {
+            **self.row,
+            "input_tokens": self.usage.input_tokens, "output_tokens": self.usage.output_tokens,
+            "cached_tokens": self.usage.cached_tokens,
+            "cache_write_tokens": self.usage.cache_write_tokens,
+            "cost_usd": self.cost,
+            "latency_ms": int((time.perf_counter() - self.started) * 1000),
+        }

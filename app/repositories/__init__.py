@@ -1,0 +1,1 @@
+"""Every query and write of the app lives here, one module per aggregate."""

@@ -1,0 +1,66 @@
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..gateway.auth import Principal, generate_key
+from ..models import ApiKey, User, utcnow
+
+
+def create(user, *, name=None, models=None, expires_at=None, project_id=None):
+    """A new key for user; returns (ApiKey, secret). The secret is not stored, only its hash."""
+    secret, key_hash, prefix = generate_key()
+    key = ApiKey(key_hash=key_hash, prefix=prefix, name=name, user_id=user.id,
+                 project_id=project_id, models=list(models) if models else None,
+                 expires_at=expires_at)
+    db.session.add(key)
+    db.session.commit()
+    return key, secret
+
+
+def principal_for_hash(key_hash):
+    row = db.session.execute(
+        select(ApiKey.id, ApiKey.user_id, ApiKey.project_id, ApiKey.models, ApiKey.expires_at,
+               ApiKey.revoked_at, User.role, User.active)
+        .join(User, User.id == ApiKey.user_id)
+        .where(ApiKey.key_hash == key_hash)
+    ).first()
+    if row is None:
+        return None
+    return Principal(key_id=row.id, user_id=row.user_id, project_id=row.project_id,
+                     role=row.role, models=tuple(row.models) if row.models else None,
+                     expires_at=row.expires_at, revoked=row.revoked_at is not None,
+                     active=row.active)
+
+
+def list_all(user=None):
+    query = select(ApiKey).order_by(ApiKey.id)
+    if user is not None:
+        query = query.where(ApiKey.user_id == user.id)
+    return db.session.scalars(query).all()
+
+
+def find(id_or_prefix):
+    """A key by numeric id or by its display prefix; None when nothing or several match."""
+    if str(id_or_prefix).isdigit():
+        return db.session.get(ApiKey, int(id_or_prefix))
+    matches = db.session.scalars(
+        select(ApiKey).where(ApiKey.prefix.startswith(id_or_prefix, autoescape=True)).limit(2)
+    ).all()
+    return matches[0] if len(matches) == 1 else None
+
+
+def revoke(key):
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        db.session.commit()
+    return key
+
+
+def touch_last_used(last_used):
+    """last_used: {key_id: datetime}; one UPDATE per key, only moving the time forward."""
+    for key_id, when in last_used.items():
+        db.session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id)
+            .where((ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < when))
+            .values(last_used_at=when)
+        )

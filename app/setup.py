@@ -1,0 +1,87 @@
+"""The register_* steps of create_app()."""
+import logging
+import os
+import re
+import uuid
+
+from flask import g, request
+
+from .config import database_url
+from .extensions import cors, db, migrate, redis_ext, swagger
+from .gateway.auth import Authenticator
+from .gateway.catalog import load_catalog
+from .gateway.logwriter import RequestLogWriter
+from .gateway.pipeline import Gateway
+from .gateway.routing import Router
+from .repositories import keys as key_repo
+from .repositories import request_logs
+from .vendors.manager import VendorManager
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def register_logging(app):
+    level = str(app.config.get("LOG_LEVEL", "INFO")).upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app.logger.setLevel(level)
+
+
+def register_extensions(app):
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_REQUEST_BYTES"]
+    uri = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    if uri.startswith("sqlite:///"):
+        os.makedirs(os.path.dirname(uri[len("sqlite:///"):]) or ".", exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    redis_ext.init_app(app)
+    origins = [o.strip() for o in app.config.get("CORS_ORIGINS", "").split(",") if o.strip()]
+    if origins:
+        cors.init_app(app, origins=origins, expose_headers=["x-request-id", "x-gateway-cost-usd"],
+                      allow_headers=["Authorization", "Content-Type", "x-api-key",
+                                     "anthropic-version", "anthropic-beta"])
+
+
+def register_request_id(app):
+    """Every response carries x-request-id: the caller's when it sent a sane one, else a new one."""
+
+    @app.before_request
+    def assign_request_id():
+        incoming = request.headers.get("x-request-id", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else f"req_{uuid.uuid4().hex}"
+
+    @app.after_request
+    def expose_request_id(response):
+        response.headers["x-request-id"] = g.get("request_id") or f"req_{uuid.uuid4().hex}"
+        return response
+
+
+def register_gateway(app):
+    catalog = load_catalog(app.config.get("GATEWAY_CONFIG"), VendorManager.vendors())
+
+    def write_batch(rows):
+        with app.app_context():
+            request_logs.insert_batch(rows)
+
+    def lookup(key_hash):
+        return key_repo.principal_for_hash(key_hash)
+
+    writer = RequestLogWriter(write_batch, queue_size=app.config["LOG_QUEUE_SIZE"],
+                              batch_size=app.config["LOG_BATCH_SIZE"],
+                              flush_seconds=app.config["LOG_FLUSH_SECONDS"])
+    authenticator = Authenticator(lookup, master_key=app.config.get("GATEWAY_MASTER_KEY"),
+                                  ttl=app.config["KEY_CACHE_TTL_SECONDS"])
+    app.extensions["gateway"] = Gateway(Router(catalog), VendorManager(), authenticator, writer)
+
+
+def register_swagger(app):
+    swagger.template = {
+        "info": {"title": "LLM Gateway", "version": "1.0",
+                 "description": "OpenAI- and Anthropic-compatible LLM gateway."},
+        "components": {"securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "A gateway key (sk-gw-…) or the master key."},
+            "x-api-key": {"type": "apiKey", "in": "header", "name": "x-api-key"}}},
+        "security": [{"bearer": []}, {"x-api-key": []}],
+    }
+    swagger.init_app(app)
