@@ -1,0 +1,40 @@
+"""Helpers shared by the blueprints: reading the caller's key and body, rendering a Reply."""
+from flask import Response, current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ..errors import RequestTooLarge
+from ..gateway.pipeline import Inbound
+
+
+def gateway():
+    return current_app.extensions["gateway"]
+
+
+def api_key():
+    """The key from 'Authorization: Bearer …' or 'x-api-key'."""
+    auth = request.headers.get("Authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    return request.headers.get("x-api-key", "").strip() or None
+
+
+def read_body():
+    try:
+        return request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        limit = current_app.config["MAX_REQUEST_BYTES"]
+        raise RequestTooLarge(f"Request body exceeds the limit of {limit} bytes.") from None
+
+
+def inbound(surface, endpoint):
+    return Inbound(surface=surface, endpoint=endpoint, request_id=g.request_id,
+                   api_key=api_key(), read_body=read_body, headers=dict(request.headers))
+
+
+def respond(reply):
+    if reply.stream is not None:
+        response = Response(reply.stream, status=reply.status, mimetype="text/event-stream")
+    else:
+        response = Response(reply.body, status=reply.status, mimetype="application/json")
+    response.headers.update(reply.headers)
+    return response
