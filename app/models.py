@@ -2,7 +2,7 @@
 
 Timestamps are naive UTC (`utcnow()`), the same on SQLite and PostgreSQL.
 """
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, Index, Integer, Numeric
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -17,7 +17,7 @@ Money = Numeric(20, 10)
 
 
 def utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class User(db.Model):

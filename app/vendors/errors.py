@@ -1,8 +1,16 @@
 """Map the official SDKs' exceptions (openai and anthropic share their shape) to GatewayErrors."""
 import orjson
 
-from ..errors import (GatewayError, InvalidRequest, NotFound, RateLimited, RequestTooLarge,
-                      UpstreamError, UpstreamOverloaded, UpstreamTimeout)
+from ..errors import (
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    RequestTooLarge,
+    UpstreamError,
+    UpstreamOverloaded,
+    UpstreamTimeout,
+)
 
 
 def upstream_message(body_bytes, fallback):
