@@ -144,3 +144,47 @@ def test_master_key_is_an_admin_key(app_factory, upstream):
     assert response.status_code == 200
     row = logged(app, response.headers["x-request-id"])
     assert row.api_key_id is None and row.status_code == 200
+
+
+def test_stream_cut_mid_way_ends_with_an_error_event_and_is_logged(openai_client, upstream, app):
+    upstream.script(Stream(openai_chunks("one two three four five", model="gpt-upstream"),
+                           cut_after=3))
+    received = []
+    with pytest.raises(openai.APIError) as info:
+        for chunk in openai_client.chat.completions.create(model="gpt-test", messages=HI,
+                                                           stream=True):
+            received.append(chunk.choices[0].delta.content if chunk.choices else None)
+    assert received == ["", "one", " two"]  # what came before the cut reached the client
+    assert "upstream" in info.value.message.lower()
+    [row] = logged(app, count=1)
+    assert row.status_code == 502 and row.stream is True
+    assert row.error_type == "upstream_connection_error"
+    assert row.time_to_first_token_ms is not None
+
+
+def test_upstream_error_object_mid_stream_reaches_the_client(live_server, api_key, upstream, app):
+    import requests
+
+    events = openai_chunks("a b", model="gpt-upstream")[:2] + [
+        (None, {"error": {"message": "model crashed", "type": "server_error"}})]
+    upstream.script(Stream(events))
+    response = requests.post(f"{live_server}/v1/chat/completions", stream=True, json={
+        "model": "gpt-test", "messages": HI, "stream": True},
+        headers={"Authorization": f"Bearer {api_key}"})
+    assert response.status_code == 200
+    frames = [line for line in response.iter_lines() if line]
+    assert b"model crashed" in frames[-2] and frames[-1] == b"data: [DONE]"
+    assert logged(app, count=1)[0].status_code == 502
+
+
+def test_client_disconnect_mid_stream_closes_upstream_and_is_logged(openai_client, upstream,
+                                                                     app):
+    upstream.script(Stream(openai_chunks(" ".join(["word"] * 50), model="gpt-upstream"),
+                           chunk_delay=0.05))
+    stream = openai_client.chat.completions.create(model="gpt-test", messages=HI, stream=True)
+    next(iter(stream))
+    next(iter(stream))
+    stream.close()
+    assert upstream.wait_disconnect(timeout=2.0) is not None
+    [row] = logged(app, count=1)
+    assert row.error_type == "client_disconnected" and row.status_code == 499
