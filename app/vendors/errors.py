@@ -1,4 +1,5 @@
 """Map the official SDKs' exceptions (openai and anthropic share their shape) to GatewayErrors."""
+import httpx2
 import orjson
 
 from ..errors import (
@@ -57,9 +58,12 @@ def from_sdk_error(exc, sdk, provider):
         except Exception:  # body not read (stream closed early)
             body = b""
         return from_status(exc.status_code, body, response.headers, provider)
-    if isinstance(exc, sdk.APITimeoutError):
+    if isinstance(exc, (sdk.APITimeoutError, httpx2.TimeoutException)):
         return UpstreamTimeout(f"Upstream {provider} timed out")
     if isinstance(exc, sdk.APIConnectionError):
         return UpstreamError(f"Could not connect to upstream {provider}: {exc.__cause__ or exc}",
                              code="upstream_unreachable")
+    if isinstance(exc, httpx2.HTTPError):  # raised while reading a body or a stream
+        return UpstreamError(f"Connection to upstream {provider} failed: {exc}",
+                             code="upstream_connection_error")
     return None

@@ -10,7 +10,7 @@ import threading
 import httpx2
 import orjson
 
-from ..errors import UpstreamError, UpstreamTimeout
+from ..errors import UpstreamError
 from ..formats.sse import iter_events
 from .base import UpstreamResponse, UpstreamStream, VendorHandler
 from .errors import from_sdk_error
@@ -69,15 +69,7 @@ class SDKHandler(VendorHandler):
             response.close()
 
     def map_error(self, exc):
-        mapped = from_sdk_error(exc, self.sdk, self.provider.name)
-        if mapped is not None:
-            return mapped
-        if isinstance(exc, httpx2.TimeoutException):
-            return UpstreamTimeout(f"Upstream {self.provider.name} timed out")
-        if isinstance(exc, httpx2.HTTPError):
-            return UpstreamError(f"Connection to upstream {self.provider.name} failed: {exc}",
-                                 code="upstream_connection_error")
-        return exc
+        return from_sdk_error(exc, self.sdk, self.provider.name) or exc
 
     def chat(self, body, *, stream, headers=None):
         return self.post(self.chat_path, body, stream=stream, headers=headers)
