@@ -3,65 +3,34 @@ import time
 
 import orjson
 
-from ..errors import InvalidRequest
+from ..errors import UpstreamError
 from ..gateway.pricing import Usage
+from .checks import check_messages, invalid, require_positive_int, require_type
+from .sse import DONE, KEEPALIVE_COMMENT, encode
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
 
-def _bad(message, param):
-    return InvalidRequest(message, param=param, code="invalid_value")
-
-
-def _check_type(body, name, kinds, label, *, required=False):
-    value = body.get(name)
-    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
-    if value is None:
-        if required:
-            raise InvalidRequest(f"Missing required parameter: '{name}'.", param=name,
-                                 code="missing_required_parameter")
-        return None
-    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-        raise _bad(f"Invalid type for '{name}': expected {label}, got {type(value).__name__}.",
-                   name)
-    return value
-
-
 def check_chat_request(body):
     """Raise InvalidRequest naming the first malformed field; the rest is the vendor's call."""
-    _check_type(body, "model", str, "a string", required=True)
-    messages = _check_type(body, "messages", list, "an array", required=True)
-    if not messages:
-        raise _bad("'messages' must contain at least one message.", "messages")
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict):
-            raise _bad(f"Invalid type for 'messages[{i}]': expected an object.", f"messages[{i}]")
-        role = message.get("role")
-        if role not in ROLES:
-            raise _bad(f"Invalid value for 'messages[{i}].role': expected one of "
-                       f"{', '.join(ROLES)}, got {role!r}.", f"messages[{i}].role")
-        content = message.get("content")
-        if content is not None and not isinstance(content, (str, list)):
-            raise _bad(f"Invalid type for 'messages[{i}].content': expected a string or an "
-                       "array of content parts.", f"messages[{i}].content")
-    _check_type(body, "stream", bool, "a boolean")
-    _check_type(body, "stream_options", dict, "an object")
+    require_type(body, "model", str, "a string", required=True)
+    check_messages(require_type(body, "messages", list, "an array", required=True), ROLES)
+    require_type(body, "stream", bool, "a boolean")
+    require_type(body, "stream_options", dict, "an object")
     for name in ("max_tokens", "max_completion_tokens", "n"):
-        value = _check_type(body, name, int, "an integer")
-        if value is not None and value < 1:
-            raise _bad(f"Invalid value for '{name}': must be at least 1.", name)
+        require_positive_int(body, name)
     for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
-        _check_type(body, name, (int, float), "a number")
-    _check_type(body, "tools", list, "an array")
-    _check_type(body, "stop", (str, list), "a string or an array")
+        require_type(body, name, (int, float), "a number")
+    require_type(body, "tools", list, "an array")
+    require_type(body, "stop", (str, list), "a string or an array")
 
 
 def check_embeddings_request(body):
-    _check_type(body, "model", str, "a string", required=True)
-    value = _check_type(body, "input", (str, list), "a string or an array", required=True)
+    require_type(body, "model", str, "a string", required=True)
+    value = require_type(body, "input", (str, list), "a string or an array", required=True)
     if value == [] or value == "":
-        raise _bad("'input' must not be empty.", "input")
-    _check_type(body, "dimensions", int, "an integer")
+        raise invalid("'input' must not be empty.", "input")
+    require_positive_int(body, "dimensions")
 
 
 def usage_of(data):
@@ -109,27 +78,34 @@ class StreamMeter:
             self.usage = usage_of(chunk)
 
 
+KEEPALIVE = KEEPALIVE_COMMENT
+
+
 def error_frame(error):
     """An error after the stream began, as OpenAI streams carry it (the SDK raises APIError)."""
     return b"data: " + orjson.dumps(error.openai_body()) + b"\n\ndata: [DONE]\n\n"
 
 
-def passthrough_stream(events, meter, client_wants_usage):
-    """Native OpenAI chunks out as they came in; the usage-only chunk only when the client asked
-    for it (the gateway always asks the upstream). Ends with [DONE]."""
-    from ..errors import UpstreamError
-    from .sse import DONE, encode
-
+def chunks(events):
+    """Parsed chunks of a native OpenAI stream, up to [DONE]; an error object raises."""
     for event in events:
         if event.data == b"[DONE]":
-            break
+            return
         try:
             chunk = orjson.loads(event.data)
         except orjson.JSONDecodeError:
             raise UpstreamError("Upstream sent a malformed stream chunk.",
                                 code="upstream_bad_response") from None
         if "error" in chunk:
-            raise UpstreamError(f"Upstream error mid-stream: {chunk['error'].get('message')}")
+            error = chunk["error"] if isinstance(chunk["error"], dict) else {}
+            raise UpstreamError(f"Upstream error mid-stream: {error.get('message')}")
+        yield event, chunk
+
+
+def passthrough_stream(events, meter, client_wants_usage):
+    """Native OpenAI chunks out as they came in; the usage-only chunk only when the client asked
+    for it (the gateway always asks the upstream). Ends with [DONE]."""
+    for event, chunk in chunks(events):
         meter.observe(chunk)
         if client_wants_usage or not is_usage_only(chunk):
             yield encode(event.data)
