@@ -1,0 +1,185 @@
+"""Pieces shared by the request and response translators: content blocks ⇄ content parts, the
+assistant turn in both shapes (a response's message and an assistant message in request history
+are the same thing), tool definitions and tool choice, tool-call arguments.
+
+See translate_response.py for the decisions on thinking blocks, arguments and refusals.
+"""
+import orjson
+
+THINKING_TYPES = ("thinking", "redacted_thinking")
+THINKING_KEYS = ("type", "thinking", "signature", "data")  # what Anthropic accepts back
+
+
+def dump_arguments(value) -> str:
+    """A tool_use input as OpenAI function arguments (a JSON string)."""
+    return orjson.dumps({} if value is None else value).decode()
+
+
+def parse_arguments(text) -> dict:
+    """OpenAI function arguments as a tool_use input: {} when empty, {"_raw": text} when the
+    text is not a JSON object."""
+    if not isinstance(text, str) or not text.strip():
+        return {}
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return {"_raw": text}
+    return value if isinstance(value, dict) else {"_raw": text}
+
+
+def anthropic_content_to_openai_message(content) -> dict:
+    """Assistant content (a string or blocks) as an OpenAI assistant message."""
+    if isinstance(content, str):
+        return {"role": "assistant", "content": content}
+    texts, calls, thinking_blocks, thoughts = [], [], [], []
+    for block in content or ():
+        kind = block.get("type")
+        if kind == "text":
+            texts.append(block.get("text") or "")
+        elif kind == "tool_use":
+            calls.append({"id": block.get("id"), "type": "function",
+                          "function": {"name": block.get("name"),
+                                       "arguments": dump_arguments(block.get("input"))}})
+        elif kind in THINKING_TYPES:
+            thinking_blocks.append(dict(block))
+            if kind == "thinking":
+                thoughts.append(block.get("thinking") or "")
+    message = {"role": "assistant", "content": "".join(texts) if texts else None}
+    if calls:
+        message["tool_calls"] = calls
+    if thoughts:
+        message["reasoning_content"] = "\n\n".join(thoughts)
+    if thinking_blocks:
+        message["thinking_blocks"] = thinking_blocks
+    return message
+
+
+def openai_message_to_anthropic_content(message: dict, *, unsigned_reasoning: bool) -> list:
+    """An OpenAI assistant message as Anthropic content blocks: thinking, text, tool_use.
+    unsigned_reasoning: turn a bare reasoning_content into a thinking block (responses only)."""
+    blocks = [{k: v for k, v in block.items() if k in THINKING_KEYS}
+              for block in message.get("thinking_blocks") or ()
+              if isinstance(block, dict) and block.get("type") in THINKING_TYPES]
+    reasoning = message.get("reasoning_content")
+    if not blocks and unsigned_reasoning and isinstance(reasoning, str) and reasoning:
+        blocks.append({"type": "thinking", "thinking": reasoning, "signature": ""})
+    content = message.get("content")
+    if isinstance(content, str):
+        texts = [content]
+    else:
+        texts = [part.get("text") if part.get("type") == "text" else part.get("refusal")
+                 for part in content or () if isinstance(part, dict)]
+    texts.append(message.get("refusal"))
+    blocks.extend({"type": "text", "text": text} for text in texts
+                  if isinstance(text, str) and text)
+    for call in message.get("tool_calls") or ():
+        function = call.get("function")
+        if call.get("type", "function") != "function" or not isinstance(function, dict):
+            continue
+        blocks.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"),
+                       "input": parse_arguments(function.get("arguments"))})
+    return blocks
+
+
+def anthropic_block_to_openai_part(block: dict) -> dict | None:
+    """A user content block (text, image, document) as an OpenAI content part; None if it has
+    no Chat Completions form (file sources, URL documents, unknown types)."""
+    kind = block.get("type")
+    source = block.get("source") or {}
+    source_type = source.get("type")
+    if kind == "text":
+        return {"type": "text", "text": block.get("text") or ""}
+    if kind == "image" and source_type in ("base64", "url"):
+        url = source.get("url") if source_type == "url" else _data_uri(source)
+        return {"type": "image_url", "image_url": {"url": url}}
+    if kind == "document" and source_type == "base64":
+        return {"type": "file", "file": {"filename": block.get("title") or "document.pdf",
+                                         "file_data": _data_uri(source)}}
+    if kind == "document" and source_type == "text":
+        return {"type": "text", "text": source.get("data") or ""}
+    if kind == "document" and source_type == "content":
+        inner = source.get("content")
+        text = inner if isinstance(inner, str) else "\n".join(
+            item.get("text") or "" for item in inner or () if item.get("type") == "text")
+        return {"type": "text", "text": text}
+    return None
+
+
+def _data_uri(source) -> str:
+    return f"data:{source.get('media_type')};base64,{source.get('data')}"
+
+
+def openai_part_to_anthropic_block(part: dict) -> dict | None:
+    """An OpenAI user content part as an Anthropic block; None for empty text, audio, file ids
+    and files that are not PDF data URIs."""
+    kind = part.get("type")
+    if kind == "text":
+        return {"type": "text", "text": part["text"]} if part.get("text") else None
+    if kind == "image_url":
+        image = part.get("image_url")
+        url = image.get("url") if isinstance(image, dict) else image
+        if not isinstance(url, str) or not url:
+            return None
+        media_type, data = _parse_data_uri(url)
+        if data is None:
+            return {"type": "image", "source": {"type": "url", "url": url}}
+        return {"type": "image",
+                "source": {"type": "base64", "media_type": media_type, "data": data}}
+    if kind == "file":
+        file = part.get("file") or {}
+        media_type, data = _parse_data_uri(file.get("file_data") or "")
+        if media_type != "application/pdf" or data is None:
+            return None
+        block = {"type": "document",
+                 "source": {"type": "base64", "media_type": media_type, "data": data}}
+        if file.get("filename"):
+            block["title"] = file["filename"]
+        return block
+    return None
+
+
+def _parse_data_uri(url: str) -> tuple[str | None, str | None]:
+    """A data URI "data:<media type>;base64,<data>" → (media type, data), else (None, None)."""
+    head, sep, data = url.partition(",")
+    if not sep or not head.startswith("data:") or not head.endswith(";base64"):
+        return None, None
+    return head[len("data:"):-len(";base64")], data
+
+
+def empty_schema() -> dict:
+    return {"type": "object", "properties": {}}
+
+
+def tool_to_openai(tool) -> dict | None:
+    if tool.get("type") not in (None, "custom"):
+        return None
+    function = {"name": tool.get("name")}
+    if tool.get("description"):
+        function["description"] = tool["description"]
+    function["parameters"] = tool.get("input_schema") or empty_schema()
+    return {"type": "function", "function": function}
+
+
+def tool_to_anthropic(tool) -> dict | None:
+    function = tool.get("function")
+    if tool.get("type") != "function" or not isinstance(function, dict):
+        return None
+    out = {"name": function.get("name")}
+    if function.get("description"):
+        out["description"] = function["description"]
+    out["input_schema"] = function.get("parameters") or empty_schema()
+    return out
+
+
+def tool_choice_to_anthropic(choice, parallel) -> dict | None:
+    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        out = {"type": "tool", "name": choice["function"].get("name")}
+    elif choice in ("auto", "required", "none"):
+        out = {"type": {"auto": "auto", "required": "any", "none": "none"}[choice]}
+    elif parallel is False:
+        out = {"type": "auto"}
+    else:
+        return None
+    if parallel is False and out["type"] != "none":
+        out["disable_parallel_tool_use"] = True
+    return out
