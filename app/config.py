@@ -45,6 +45,8 @@ class Config:
     MAX_REQUEST_BYTES = _int("MAX_REQUEST_BYTES", 32 * 1024 * 1024)
     # How long an authenticated key stays cached in a worker before it is looked up again.
     KEY_CACHE_TTL_SECONDS = _float("KEY_CACHE_TTL_SECONDS", 30.0)
+    # Ping (Anthropic) / SSE comment (OpenAI) after this many seconds of upstream silence; 0: off.
+    STREAM_KEEPALIVE_SECONDS = _float("STREAM_KEEPALIVE_SECONDS", 10.0)
     # Request-log writer: queue bound, batch size, longest wait before a partial batch is written.
     LOG_QUEUE_SIZE = _int("LOG_QUEUE_SIZE", 50_000)
     LOG_BATCH_SIZE = _int("LOG_BATCH_SIZE", 500)

@@ -37,7 +37,8 @@ def register_extensions(app):
     redis_ext.init_app(app)
     origins = [o.strip() for o in app.config.get("CORS_ORIGINS", "").split(",") if o.strip()]
     if origins:
-        cors.init_app(app, origins=origins, expose_headers=["x-request-id", "x-gateway-cost-usd"],
+        cors.init_app(app, origins=origins, expose_headers=["x-request-id", "x-gateway-cost-usd",
+                                                            "retry-after"],
                       allow_headers=["Authorization", "Content-Type", "x-api-key",
                                      "anthropic-version", "anthropic-beta"])
 
@@ -71,7 +72,8 @@ def register_gateway(app):
                               flush_seconds=app.config["LOG_FLUSH_SECONDS"])
     authenticator = Authenticator(lookup, master_key=app.config.get("GATEWAY_MASTER_KEY"),
                                   ttl=app.config["KEY_CACHE_TTL_SECONDS"])
-    app.extensions["gateway"] = Gateway(Router(catalog), VendorManager(), authenticator, writer)
+    app.extensions["gateway"] = Gateway(Router(catalog), VendorManager(), authenticator, writer,
+                                        keepalive_seconds=app.config["STREAM_KEEPALIVE_SECONDS"])
 
 
 def register_swagger(app):

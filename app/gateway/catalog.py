@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from .pricing import Price, builtin_price
+from .pricing import Price, builtin_max_output, builtin_price
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ class ModelEntry:
     name: str
     deployments: tuple
     price: Price
-    max_output_tokens: int | None = None
+    max_output_tokens: int | None = None  # the model's limit: translated max_tokens are clamped
+    default_max_tokens: int = 4096  # sent to Anthropic-format vendors when the client gave none
 
 
 @dataclass(frozen=True)
@@ -162,11 +163,19 @@ def _parse_model(where, spec, providers, skipped):
     else:
         _expect(price_spec, dict, f"{where}.price")
         price = Price.from_mapping(price_spec, f"{where}.price", ConfigError)
-    max_out = spec.get("max_output_tokens")
-    if max_out is not None and (not isinstance(max_out, int) or max_out < 1):
-        raise ConfigError(f"{where}.max_output_tokens: must be a positive integer")
+    max_out = _positive_int(spec, "max_output_tokens", where)
+    if max_out is None:
+        max_out = builtin_max_output(deployments[0].model)
+    default_max = _positive_int(spec, "default_max_tokens", where) or min(max_out or 4096, 8192)
     return ModelEntry(name=name, deployments=tuple(deployments), price=price,
-                      max_output_tokens=max_out)
+                      max_output_tokens=max_out, default_max_tokens=default_max)
+
+
+def _positive_int(spec, name, where):
+    value = spec.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigError(f"{where}.{name}: must be a positive integer")
+    return value
 
 
 def _expect(value, kind, where):

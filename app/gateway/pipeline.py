@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 import orjson
 
 from ..errors import GatewayError, InternalError, InvalidRequest
-from ..formats import openai_chat
+from ..formats import anthropic_messages, openai_chat
+from . import exchanges
+from .keepalive import with_keepalive
 from .record import RequestRecord
 
 log = logging.getLogger(__name__)
@@ -50,12 +52,14 @@ def parse_json_object(raw):
 
 
 class Gateway:
-    def __init__(self, router, vendors, authenticator, log_writer):
+    def __init__(self, router, vendors, authenticator, log_writer, keepalive_seconds=10.0):
         self.router = router
         self.vendors = vendors
         self.authenticator = authenticator
         self.log_writer = log_writer
-        self._endpoints = {"chat": self._chat, "embeddings": self._embeddings}
+        self.keepalive_seconds = keepalive_seconds
+        self._endpoints = {"chat": self._chat, "embeddings": self._embeddings,
+                           "messages": self._messages, "count_tokens": self._count_tokens}
 
     def authenticate(self, api_key):
         return self.authenticator.authenticate(api_key)
@@ -83,60 +87,65 @@ class Gateway:
             reply.headers["x-gateway-cost-usd"] = f"{record.cost:.10f}".rstrip("0").rstrip(".")
         return reply
 
-    # --- OpenAI Chat Completions -------------------------------------------------------------
+    # --- endpoints ---------------------------------------------------------------------------
+
+    def _route(self, record, principal, model, stream):
+        record.request(model, stream)
+        route = self.router.pick(model, principal)
+        record.route(route)
+        return route, self.vendors.get_handler(route.provider)
 
     def _chat(self, record, principal, body, inbound):
         openai_chat.check_chat_request(body)
-        stream = body.get("stream") is True
-        record.request(body["model"], stream)
-        route = self.router.pick(body["model"], principal)
-        record.route(route)
-        handler = self.vendors.get_handler(route.provider)
-        if handler.native_format != "openai_chat":
-            raise InvalidRequest(f"The model `{body['model']}` is served in the "
-                                 f"{handler.native_format} format, which the OpenAI surface "
-                                 "cannot translate to yet.", param="model",
-                                 code="translation_unavailable")
-        upstream_body = {**body, "model": route.deployment.model}
-        if not stream:
-            answer = handler.chat(upstream_body, stream=False)
-            record.account(openai_chat.usage_of(answer.data))
-            return Reply(body=answer.body)
-        upstream = handler.chat(openai_chat.with_usage_requested(upstream_body), stream=True)
-        meter = openai_chat.StreamMeter()
-        frames = openai_chat.passthrough_stream(upstream, meter, openai_chat.wants_usage(body))
-        return self._stream(record, upstream, frames, meter, openai_chat.error_frame)
+        route, handler = self._route(record, principal, body["model"], body.get("stream") is True)
+        return self._reply(record, exchanges.openai_chat_exchange(handler, route, body, record))
+
+    def _messages(self, record, principal, body, inbound):
+        anthropic_messages.check_messages_request(body)
+        route, handler = self._route(record, principal, body["model"], body.get("stream") is True)
+        plan = exchanges.anthropic_messages_exchange(handler, route, body, record, inbound.headers)
+        return self._reply(record, plan)
+
+    def _count_tokens(self, record, principal, body, inbound):
+        anthropic_messages.check_messages_request(body, count_tokens=True)
+        route, handler = self._route(record, principal, body["model"], False)
+        return self._reply(record, exchanges.count_tokens_exchange(handler, route, body,
+                                                                   inbound.headers))
 
     def _embeddings(self, record, principal, body, inbound):
         openai_chat.check_embeddings_request(body)
-        record.request(body["model"], False)
-        route = self.router.pick(body["model"], principal)
-        record.route(route)
-        answer = self.vendors.get_handler(route.provider).embeddings(
-            {**body, "model": route.deployment.model})
+        route, handler = self._route(record, principal, body["model"], False)
+        answer = handler.embeddings({**body, "model": route.deployment.model})
         record.account(openai_chat.usage_of(answer.data))
         return Reply(body=answer.body)
 
     # --- streaming ---------------------------------------------------------------------------
 
-    def _stream(self, record, upstream, frames, meter, error_frame):
+    def _reply(self, record, result):
+        if isinstance(result, exchanges.Answer):
+            return Reply(body=result.body)
+        return self._stream(record, result)
+
+    def _stream(self, record, plan):
         """Read the first frame before answering, so an upstream failure that happens before any
         output still gets its real HTTP status; then stream, log when done."""
         try:
-            first = next(frames, b"")
+            first = next(plan.frames, b"")
         except BaseException:
-            upstream.close()
+            plan.upstream.close()
             raise
-        return Reply(stream=self._stream_body(record, upstream, first, frames, meter, error_frame),
+        frames = with_keepalive(plan.frames, self.keepalive_seconds, plan.ping,
+                                plan.upstream.close)
+        return Reply(stream=self._stream_body(record, plan, first, frames),
                      headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
 
-    def _stream_body(self, record, upstream, first, frames, meter, error_frame):
+    def _stream_body(self, record, plan, first, frames):
         try:
             yield first
             yield from frames
         except GatewayError as error:
             record.fail(error)
-            yield error_frame(error)
+            yield plan.error_frame(error)
         except GeneratorExit:
             record.fail(InvalidRequest("client disconnected", status=CLIENT_CLOSED),
                         "client_disconnected")
@@ -145,10 +154,11 @@ class Gateway:
             log.exception("stream of request %s failed", record.row["request_id"])
             error = InternalError("The gateway hit an internal error mid-stream.")
             record.fail(error)
-            yield error_frame(error)
+            yield plan.error_frame(error)
         finally:
-            upstream.close()
-            record.first_output(meter.first_output_at)
-            if meter.usage is not None:
-                record.account(meter.usage)
+            frames.close()
+            plan.upstream.close()
+            record.first_output(plan.meter.first_output_at)
+            if plan.meter.usage is not None:
+                record.account(plan.meter.usage)
             self.log_writer.submit(record.finish())

@@ -81,11 +81,28 @@ BUILTIN_PRICES = {
 }
 
 
-def builtin_price(upstream_model):
-    """The built-in price of a model, matching dated snapshots by prefix; zero when unknown."""
-    if upstream_model in BUILTIN_PRICES:
-        return BUILTIN_PRICES[upstream_model]
-    for name in sorted(BUILTIN_PRICES, key=len, reverse=True):
+# Output-token limits of the same models, to clamp max_tokens when translating requests.
+BUILTIN_MAX_OUTPUT = {
+    "gpt-4o": 16384, "gpt-4o-mini": 16384, "gpt-4.1": 32768, "gpt-4.1-mini": 32768,
+    "gpt-4.1-nano": 32768, "o4-mini": 100000, "claude-opus-4-1": 32000,
+    "claude-sonnet-4-5": 64000, "claude-haiku-4-5": 64000,
+}
+
+
+def _lookup(table, upstream_model, default):
+    """A table entry by exact name or by prefix for dated snapshots (longest prefix wins)."""
+    if upstream_model in table:
+        return table[upstream_model]
+    for name in sorted(table, key=len, reverse=True):
         if upstream_model.startswith(name + "-"):
-            return BUILTIN_PRICES[name]
-    return Price()
+            return table[name]
+    return default
+
+
+def builtin_price(upstream_model):
+    """The built-in price of a model; zero when unknown."""
+    return _lookup(BUILTIN_PRICES, upstream_model, Price())
+
+
+def builtin_max_output(upstream_model):
+    return _lookup(BUILTIN_MAX_OUTPUT, upstream_model, None)

@@ -1,0 +1,57 @@
+"""Keep a stream alive while the upstream is silent (thinking models can pause for minutes):
+a reader thread (a greenlet under gevent) pulls frames into a small queue; the response side waits
+on it and sends a ping frame after every `interval` seconds of silence."""
+import queue
+import threading
+
+_END = object()
+
+
+def with_keepalive(frames, interval, ping, on_abandon):
+    """frames, with `ping` inserted after each `interval` s without one. on_abandon() is called
+    when the client goes away; it must make the reader's blocking read return (close the
+    upstream), since a generator running in another thread cannot be closed from here."""
+    if not interval:
+        yield from frames
+        return
+    handoff = queue.Queue(maxsize=32)
+    abandoned = threading.Event()
+
+    def put(item):
+        while not abandoned.is_set():
+            try:
+                handoff.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def read():
+        try:
+            for item in frames:
+                put(item)
+                if abandoned.is_set():
+                    return
+            put(_END)
+        except BaseException as exc:  # handed to the response side, which raises it there
+            put(exc)
+
+    threading.Thread(target=read, name="stream-reader", daemon=True).start()
+    finished = False
+    try:
+        while True:
+            try:
+                item = handoff.get(timeout=interval)
+            except queue.Empty:
+                yield ping
+                continue
+            if item is _END:
+                finished = True
+                return
+            if isinstance(item, BaseException):
+                finished = True
+                raise item
+            yield item
+    finally:
+        if not finished:
+            abandoned.set()
+            on_abandon()
