@@ -1,5 +1,6 @@
 """Fixtures: the app on SQLite (or TEST_DATABASE_URL), a live gateway on a real socket, a real
 mock upstream on 127.0.0.1, and official-SDK clients pointed at the gateway."""
+import contextlib
 import os
 import tempfile
 import threading
@@ -61,7 +62,8 @@ def gateway_config(upstream, **provider_overrides):
             {"name": "mock-echo", "deployments": [{"provider": "mock", "model": "echo"}],
              "price": {"input_per_mtok": 1, "output_per_mtok": 1}},
             {"name": "gpt-test",
-             "deployments": [{"provider": "up-openai", "model": "gpt-upstream"}], "price": PRICE},
+             "deployments": [{"provider": "up-openai", "model": "gpt-upstream"}], "price": PRICE,
+             "max_output_tokens": 16384},
             {"name": "claude-test",
              "deployments": [{"provider": "up-anthropic", "model": "claude-upstream"}],
              "price": PRICE},
@@ -131,16 +133,24 @@ def runner(app):
     return app.test_cli_runner()
 
 
-@pytest.fixture
-def live_server(app):
+@contextlib.contextmanager
+def serving(app):
     """The app served by a threaded werkzeug server on a real socket; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app):
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ def test_swagger_documents_every_endpoint_with_schemas(client):
     paths = spec["paths"]
     for path, method in [("/v1/chat/completions", "post"), ("/v1/embeddings", "post"),
                          ("/v1/models", "get"), ("/v1/models/{model}", "get"),
+                         ("/v1/messages", "post"), ("/v1/messages/count_tokens", "post"),
                          ("/health/live", "get"), ("/health/ready", "get")]:
         operation = paths[path][method]
         assert "200" in operation["responses"], path
@@ -47,6 +48,8 @@ def test_swagger_documents_every_endpoint_with_schemas(client):
     chat = paths["/v1/chat/completions"]["post"]
     schema = chat["requestBody"]["content"]["application/json"]["schema"]
     assert {"model", "messages"} <= set(schema["required"])
+    messages = paths["/v1/messages"]["post"]["requestBody"]["content"]["application/json"]
+    assert {"model", "max_tokens", "messages"} <= set(messages["schema"]["required"])
     assert client.get("/apidocs/").status_code == 200
 
 

@@ -1,11 +1,12 @@
 """The OpenAI surface end to end: the official openai SDK → the gateway on a real socket →
 the mock vendor or the mock upstream (real HTTP), and the request-log row it leaves."""
+import json
 from decimal import Decimal
 
 import openai
 import pytest
 
-from tests.conftest import create_key, logged
+from tests.conftest import create_key, logged, serving
 from tests.mock_upstream import Reply, Stream, openai_chunks, openai_completion
 
 HI = [{"role": "user", "content": "hello there gateway"}]
@@ -188,3 +189,22 @@ def test_client_disconnect_mid_stream_closes_upstream_and_is_logged(openai_clien
     assert upstream.wait_disconnect(timeout=2.0) is not None
     [row] = logged(app, count=1)
     assert row.error_type == "client_disconnected" and row.status_code == 499
+
+
+def test_keepalive_comments_while_the_upstream_is_silent(app_factory, upstream):
+    import requests
+
+    app = app_factory(STREAM_KEEPALIVE_SECONDS=0.1)
+    key = create_key(app)
+    upstream.script(Stream(openai_chunks("slow words here", model="gpt-upstream"),
+                           chunk_delay=0.35))
+    with serving(app) as url:
+        response = requests.post(f"{url}/v1/chat/completions", stream=True,
+                                 json={"model": "gpt-test", "messages": HI, "stream": True},
+                                 headers={"Authorization": f"Bearer {key}"})
+        lines = [line for line in response.iter_lines() if line]
+    assert lines.count(b": keep-alive") >= 2
+    assert lines[-1] == b"data: [DONE]"
+    chunks = [json.loads(line[6:]) for line in lines if line.startswith(b"data: {")]
+    assert "".join(c["choices"][0]["delta"].get("content") or ""
+                   for c in chunks if c["choices"]) == "slow words here"
