@@ -225,3 +225,57 @@ def test_upstream_error(client_kind, vendor, status, stream, openai_client, anth
         assert body["type"] == ("rate_limit_error" if status == 429 else "api_error")
     [row] = logged(app, count=1)
     assert row.status_code == expected_status
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_openai_client_gets_anthropic_thinking_and_can_send_it_back(stream, openai_client,
+                                                                    upstream):
+    if stream:
+        upstream.script(Stream(anthropic_events("42.", "claude-upstream",
+                                                thinking=("Let me think.", "sig-1"))))
+        with openai_client.chat.completions.stream(
+                model="claude-test", reasoning_effort="high",
+                messages=[{"role": "user", "content": "Answer?"}]) as s:
+            message = s.get_final_completion().choices[0].message
+    else:
+        upstream.script(Reply(json=anthropic_message("42.", "claude-upstream",
+                                                     thinking=("Let me think.", "sig-1"))))
+        message = openai_client.chat.completions.create(
+            model="claude-test", reasoning_effort="high",
+            messages=[{"role": "user", "content": "Answer?"}]).choices[0].message
+    sent = upstream.last().json
+    assert sent["thinking"]["type"] == "enabled"
+    assert sent["max_tokens"] > sent["thinking"]["budget_tokens"] >= 1024
+    assert message.content == "42."
+    extra = message.model_extra
+    assert extra["reasoning_content"] == "Let me think."
+    assert extra["thinking_blocks"] == [
+        {"type": "thinking", "thinking": "Let me think.", "signature": "sig-1"}]
+    # the next turn carries the signed thinking back to Anthropic untouched
+    upstream.script(Reply(json=anthropic_message("ok", "claude-upstream")))
+    openai_client.chat.completions.create(model="claude-test", messages=[
+        {"role": "user", "content": "Answer?"},
+        {"role": "assistant", "content": "42.", "thinking_blocks": extra["thinking_blocks"]},
+        {"role": "user", "content": "Sure?"}])
+    history = upstream.last().json["messages"][1]["content"]
+    assert history[0] == {"type": "thinking", "thinking": "Let me think.", "signature": "sig-1"}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_anthropic_client_gets_openai_reasoning_as_thinking(stream, anthropic_client, upstream):
+    if stream:
+        chunks = openai_chunks("Done.", "gpt-upstream")
+        reasoning = {**chunks[1][1], "choices": [{"index": 0, "delta": {
+            "reasoning_content": "Considering."}, "finish_reason": None, "logprobs": None}]}
+        upstream.script(Stream([chunks[0], (None, reasoning)] + chunks[1:]))
+        with anthropic_client.messages.stream(model="gpt-test", max_tokens=100, messages=[
+                {"role": "user", "content": "Go"}]) as s:
+            message = s.get_final_message()
+    else:
+        completion = openai_completion("Done.", "gpt-upstream")
+        completion["choices"][0]["message"]["reasoning_content"] = "Considering."
+        upstream.script(Reply(json=completion))
+        message = anthropic_client.messages.create(model="gpt-test", max_tokens=100, messages=[
+            {"role": "user", "content": "Go"}])
+    assert [b.type for b in message.content] == ["thinking", "text"]
+    assert message.content[0].thinking == "Considering." and message.content[1].text == "Done."
