@@ -20,7 +20,26 @@ def utcnow():
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class User(db.Model):
+class Limits:
+    """Controls an admin sets on a key, a user (the ceiling of the keys the user creates, and a
+    limit across all of them) or a project. None means no limit."""
+
+    models: Mapped[list | None] = mapped_column(db.JSON)  # allowlist (globs); None = every model
+    rpm: Mapped[int | None]  # requests per minute
+    tpm: Mapped[int | None]  # tokens per minute
+    max_parallel: Mapped[int | None]  # requests in flight at once
+    max_budget_usd = mapped_column(Money, nullable=True)
+    budget_period: Mapped[str | None] = mapped_column(db.String(16))  # daily|weekly|monthly|None
+
+
+project_members = db.Table(
+    "project_members",
+    db.Column("project_id", db.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("user_id", db.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(Limits, db.Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -33,16 +52,19 @@ class User(db.Model):
     keys = relationship("ApiKey", back_populates="user")
 
 
-class Project(db.Model):
+class Project(Limits, db.Model):
     __tablename__ = "projects"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(db.String(200), unique=True)
+    description: Mapped[str | None] = mapped_column(db.String(1000))
     owner_id: Mapped[int | None] = mapped_column(db.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    members = relationship("User", secondary=project_members, order_by="User.id")
 
-class ApiKey(db.Model):
+
+class ApiKey(Limits, db.Model):
     __tablename__ = "api_keys"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -51,11 +73,6 @@ class ApiKey(db.Model):
     name: Mapped[str | None] = mapped_column(db.String(200))
     user_id: Mapped[int] = mapped_column(db.ForeignKey("users.id"), index=True)
     project_id: Mapped[int | None] = mapped_column(db.ForeignKey("projects.id"), index=True)
-    models: Mapped[list | None] = mapped_column(db.JSON)  # allowlist; None = every model
-    rpm: Mapped[int | None]
-    tpm: Mapped[int | None]
-    max_budget_usd = mapped_column(Money, nullable=True)
-    budget_period: Mapped[str | None] = mapped_column(db.String(16))
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
@@ -73,6 +90,7 @@ class RequestLog(db.Model):
         Index("ix_request_logs_api_key_id_created_at", "api_key_id", "created_at"),
         Index("ix_request_logs_user_id_created_at", "user_id", "created_at"),
         Index("ix_request_logs_model_created_at", "model", "created_at"),
+        Index("ix_request_logs_project_id_created_at", "project_id", "created_at"),
         Index("ix_request_logs_created_at", "created_at"),
     )
 

@@ -5,12 +5,14 @@ from ..gateway.auth import Principal, generate_key
 from ..models import ApiKey, User, utcnow
 
 
-def create(user, *, name=None, models=None, expires_at=None, project_id=None):
+def create(user, *, name=None, models=None, expires_at=None, project_id=None, rpm=None,
+           tpm=None, max_parallel=None, max_budget_usd=None, budget_period=None):
     """A new key for user; returns (ApiKey, secret). The secret is not stored, only its hash."""
     secret, key_hash, prefix = generate_key()
     key = ApiKey(key_hash=key_hash, prefix=prefix, name=name, user_id=user.id,
                  project_id=project_id, models=list(models) if models else None,
-                 expires_at=expires_at)
+                 expires_at=expires_at, rpm=rpm, tpm=tpm, max_parallel=max_parallel,
+                 max_budget_usd=max_budget_usd, budget_period=budget_period)
     db.session.add(key)
     db.session.commit()
     return key, secret

@@ -2,7 +2,7 @@
 from flask import Response, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..errors import RequestTooLarge
+from ..errors import PermissionDenied, RequestTooLarge
 from ..gateway.pipeline import Inbound
 
 
@@ -16,6 +16,17 @@ def api_key():
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None
     return request.headers.get("x-api-key", "").strip() or None
+
+
+def caller():
+    """The authenticated Principal of this request (401 when the key is missing or bad)."""
+    return gateway().authenticate(api_key())
+
+
+def require_admin(principal):
+    if not principal.is_admin:
+        raise PermissionDenied("This endpoint needs an admin key.", code="admin_required")
+    return principal
 
 
 def read_body():
