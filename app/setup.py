@@ -10,11 +10,12 @@ from .config import database_url
 from .extensions import cors, db, migrate, redis_ext, swagger
 from .gateway.auth import Authenticator
 from .gateway.catalog import load_catalog
+from .gateway.limit_stores import MemoryStore, RedisStore
+from .gateway.limits import Limiter
 from .gateway.logwriter import RequestLogWriter
 from .gateway.pipeline import Gateway
 from .gateway.routing import Router
-from .repositories import keys as key_repo
-from .repositories import request_logs
+from .repositories import budgets, principals, request_logs
 from .vendors.manager import VendorManager
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -64,15 +65,21 @@ def register_gateway(app):
         with app.app_context():
             request_logs.insert_batch(rows)
 
-    def lookup(key_hash):
-        return key_repo.principal_for_hash(key_hash)
+    redis_client = app.extensions.get("redis")
+    store = RedisStore(redis_client) if redis_client is not None else MemoryStore()
+
+    def spent_since(scope_name, start):
+        with app.app_context():
+            return budgets.spent_since(scope_name, start)
 
     writer = RequestLogWriter(write_batch, queue_size=app.config["LOG_QUEUE_SIZE"],
                               batch_size=app.config["LOG_BATCH_SIZE"],
                               flush_seconds=app.config["LOG_FLUSH_SECONDS"])
-    authenticator = Authenticator(lookup, master_key=app.config.get("GATEWAY_MASTER_KEY"),
+    authenticator = Authenticator(principals.principal_for_hash,
+                                  master_key=app.config.get("GATEWAY_MASTER_KEY"),
                                   ttl=app.config["KEY_CACHE_TTL_SECONDS"])
     app.extensions["gateway"] = Gateway(Router(catalog), VendorManager(), authenticator, writer,
+                                        Limiter(store, spent_since),
                                         keepalive_seconds=app.config["STREAM_KEEPALIVE_SECONDS"])
 
 

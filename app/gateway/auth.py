@@ -35,13 +35,17 @@ class Principal:
     expires_at: object = None
     revoked: bool = False
     active: bool = True
+    scopes: tuple = ()  # limits.Scope of the key, its user and its project
 
     @property
     def is_admin(self):
         return self.role == "admin"
 
     def may_use(self, model):
-        return self.models is None or any(fnmatch.fnmatchcase(model, p) for p in self.models)
+        """Allowed by the key's allowlist and by every scope's (user, project)."""
+        allowlists = [self.models] + [s.models for s in self.scopes]
+        return all(patterns is None or any(fnmatch.fnmatchcase(model, p) for p in patterns)
+                   for patterns in allowlists)
 
 
 MASTER = Principal(key_id=None, user_id=None, project_id=None, role="admin")

@@ -13,7 +13,9 @@ from ..errors import GatewayError, InternalError, InvalidRequest
 from ..formats import anthropic_messages, openai_chat
 from . import exchanges
 from .keepalive import with_keepalive
+from .pricing import Usage
 from .record import RequestRecord
+from .tokens import estimate
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +54,13 @@ def parse_json_object(raw):
 
 
 class Gateway:
-    def __init__(self, router, vendors, authenticator, log_writer, keepalive_seconds=10.0):
+    def __init__(self, router, vendors, authenticator, log_writer, limiter,
+                 keepalive_seconds=10.0):
         self.router = router
         self.vendors = vendors
         self.authenticator = authenticator
         self.log_writer = log_writer
+        self.limiter = limiter
         self.keepalive_seconds = keepalive_seconds
         self._endpoints = {"chat": self._chat, "embeddings": self._embeddings,
                            "messages": self._messages, "count_tokens": self._count_tokens}
@@ -76,45 +80,73 @@ class Gateway:
             reply = self._endpoints[inbound.endpoint](record, principal, body, inbound)
         except GatewayError as error:
             record.fail(error)
+            self._settle(record)
+            error.headers = {**record.limit_headers, **error.headers}
             self.log_writer.submit(record.finish())
             raise
         except Exception:
             record.fail(InternalError("internal error"))
+            self._settle(record)
             self.log_writer.submit(record.finish())
             raise
         if reply.stream is None:
+            self._settle(record)
             self.log_writer.submit(record.finish())
             reply.headers["x-gateway-cost-usd"] = f"{record.cost:.10f}".rstrip("0").rstrip(".")
+        reply.headers.update(record.limit_headers)
         return reply
+
+    def _admit(self, record, principal, route, endpoint, body):
+        """Rate limits and budget reservation of every scope, before any upstream call."""
+        scopes = [scope for scope in principal.scopes if scope.limited]
+        if not scopes:
+            return
+        tokens, output = 0, 0
+        if any(s.tpm is not None or s.max_budget_usd is not None for s in scopes):
+            tokens, output = estimate(endpoint, body, route)
+        reserve = route.entry.price.cost(Usage(input_tokens=tokens, output_tokens=output))
+        record.ticket = self.limiter.admit(record.row["request_id"], scopes, tokens, reserve)
+        record.limit_headers = record.ticket.headers() if record.ticket else {}
+
+    def _settle(self, record):
+        ticket, record.ticket = record.ticket, None
+        if ticket is not None:
+            usage = record.usage
+            self.limiter.settle(ticket, usage.input_tokens + usage.output_tokens, record.cost)
+            record.limit_headers = ticket.headers()
 
     # --- endpoints ---------------------------------------------------------------------------
 
-    def _route(self, record, principal, model, stream):
-        record.request(model, stream)
-        route = self.router.pick(model, principal)
+    def _route(self, record, principal, body, endpoint, limited=True):
+        """Pick the deployment and pass the limits; (route, vendor handler)."""
+        record.request(body["model"], body.get("stream") is True)
+        route = self.router.pick(body["model"], principal)
         record.route(route)
+        if limited:
+            self._admit(record, principal, route, endpoint, body)
         return route, self.vendors.get_handler(route.provider)
 
     def _chat(self, record, principal, body, inbound):
         openai_chat.check_chat_request(body)
-        route, handler = self._route(record, principal, body["model"], body.get("stream") is True)
+        route, handler = self._route(record, principal, body, "chat")
         return self._reply(record, exchanges.openai_chat_exchange(handler, route, body, record))
 
     def _messages(self, record, principal, body, inbound):
         anthropic_messages.check_messages_request(body)
-        route, handler = self._route(record, principal, body["model"], body.get("stream") is True)
+        route, handler = self._route(record, principal, body, "messages")
         plan = exchanges.anthropic_messages_exchange(handler, route, body, record, inbound.headers)
         return self._reply(record, plan)
 
     def _count_tokens(self, record, principal, body, inbound):
+        """Not rate limited: it costs nothing and clients call it to stay within their limits."""
         anthropic_messages.check_messages_request(body, count_tokens=True)
-        route, handler = self._route(record, principal, body["model"], False)
+        route, handler = self._route(record, principal, body, "count_tokens", limited=False)
         return self._reply(record, exchanges.count_tokens_exchange(handler, route, body,
                                                                    inbound.headers))
 
     def _embeddings(self, record, principal, body, inbound):
         openai_chat.check_embeddings_request(body)
-        route, handler = self._route(record, principal, body["model"], False)
+        route, handler = self._route(record, principal, body, "embeddings")
         answer = handler.embeddings({**body, "model": route.deployment.model})
         record.account(openai_chat.usage_of(answer.data))
         return Reply(body=answer.body)
@@ -161,4 +193,5 @@ class Gateway:
             record.first_output(plan.meter.first_output_at)
             if plan.meter.usage is not None:
                 record.account(plan.meter.usage)
+            self._settle(record)
             self.log_writer.submit(record.finish())

@@ -19,6 +19,8 @@ class RequestRecord:
         self.usage = Usage()
         self.cost = Decimal(0)
         self.price = None
+        self.ticket = None  # limits.Ticket while the request holds limits and a reservation
+        self.limit_headers = {}  # x-ratelimit-* and budget headers for the response
 
     def caller(self, principal):
         self.row.update(api_key_id=principal.key_id, user_id=principal.user_id,

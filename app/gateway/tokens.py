@@ -60,3 +60,24 @@ def count_chat_tokens(body, model):
     if body.get("tools"):
         total += count_text(orjson.dumps(body["tools"]).decode(), model)
     return total
+
+
+def estimate(endpoint, body, route):
+    """(input tokens, worst-case output tokens) of a request, for TPM and budget reservations."""
+    from ..formats.translate_request import anthropic_to_openai_request
+
+    model = route.deployment.model
+    entry = route.entry
+    if endpoint == "embeddings":
+        inputs = body.get("input")
+        texts = inputs if isinstance(inputs, list) else [inputs]
+        return sum(count_text(t, model) if isinstance(t, str) else len(t) for t in texts), 0
+    if endpoint == "messages":
+        chat = anthropic_to_openai_request(body, model)
+        asked = body.get("max_tokens")
+    else:
+        chat = body
+        asked = body.get("max_completion_tokens") or body.get("max_tokens")
+    limit = entry.max_output_tokens
+    output = asked or limit or entry.default_max_tokens
+    return count_chat_tokens(chat, model), min(output, limit) if limit else output
