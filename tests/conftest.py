@@ -9,6 +9,7 @@ import time
 import anthropic
 import openai
 import pytest
+import redis
 from flask_migrate import upgrade
 from sqlalchemy import text
 from werkzeug.serving import make_server
@@ -96,9 +97,21 @@ def _clean_tables():
             conn.execute(table.delete())
 
 
+def _clear_redis_limits():
+    url = os.environ.get("REDIS_URL")
+    if url:
+        client = redis.Redis.from_url(url)
+        keys = list(client.scan_iter("gw:lim:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
 @pytest.fixture
 def app_factory(_schema, upstream):
-    """Build apps sharing the test database; every one is closed (log writer flushed) after."""
+    """Build apps sharing the test database (and Redis, when REDIS_URL is set); every one is
+    closed (log writer flushed) after, and limit counters start from zero."""
+    _clear_redis_limits()
     apps = []
 
     def build(**overrides):

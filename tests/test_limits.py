@@ -1,0 +1,248 @@
+"""Rate limits and budgets: the Limiter on both stores, and the gateway enforcing them across
+two app instances (sharing Redis when REDIS_URL is set, as in CI)."""
+import os
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from decimal import Decimal
+
+import openai
+import pytest
+import redis
+import requests
+
+from app.errors import RateLimited
+from app.gateway.limit_stores import MemoryStore, RedisStore
+from app.gateway.limits import Limiter, Scope
+from tests.conftest import _clear_redis_limits, create_key, logged, serving
+from tests.mock_upstream import Reply, openai_completion
+
+REDIS_URL = os.environ.get("REDIS_URL")
+STORES = ["memory"] + (["redis"] if REDIS_URL else [])
+HI = [{"role": "user", "content": "hi"}]
+DAY1 = datetime(2026, 3, 10, 12).timestamp()  # naive → epoch in local time is fine: only ordering
+
+
+def make_store(kind):
+    if kind == "memory":
+        return MemoryStore()
+    _clear_redis_limits()
+    return RedisStore(redis.Redis.from_url(REDIS_URL))
+
+
+def limiter(kind, spent=Decimal(0)):
+    return Limiter(make_store(kind), lambda scope, start: spent)
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_rpm_admits_exactly_the_limit(kind):
+    lim, scope = limiter(kind), Scope("key:1", rpm=5)
+    admitted, rejected = 0, []
+    for i in range(8):
+        try:
+            lim.admit(f"r{i}", [scope], 0, 0)
+            admitted += 1
+        except RateLimited as exc:
+            rejected.append(exc)
+    assert admitted == 5 and len(rejected) == 3
+    assert rejected[0].code == "rpm_limit_exceeded"
+    assert 1 <= int(rejected[0].headers["retry-after"]) <= 60
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_tpm_counts_input_up_front_and_corrects_after(kind):
+    lim, scope = limiter(kind), Scope("key:1", tpm=100)
+    first = lim.admit("a", [scope], 60, 0)
+    with pytest.raises(RateLimited) as info:
+        lim.admit("b", [scope], 50, 0)  # 60 + 50 > 100
+    assert info.value.code == "tpm_limit_exceeded"
+    lim.settle(first, 30, 0)  # the request really used 30 tokens
+    ticket = lim.admit("c", [scope], 50, 0)  # 30 + 50 ≤ 100
+    assert ticket.headers()["x-ratelimit-remaining-tokens"] == "20"
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_max_parallel_frees_a_slot_on_settle(kind):
+    lim, scope = limiter(kind), Scope("key:1", max_parallel=2)
+    a = lim.admit("a", [scope], 0, 0)
+    lim.admit("b", [scope], 0, 0)
+    with pytest.raises(RateLimited, match="in flight"):
+        lim.admit("c", [scope], 0, 0)
+    lim.settle(a, 0, 0)
+    assert lim.admit("d", [scope], 0, 0) is not None
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_budget_reserves_worst_case_and_settles_to_real_cost(kind):
+    lim = limiter(kind, spent=Decimal("0.25"))  # already spent in this window
+    scope = Scope("key:1", max_budget_usd=Decimal("1.00"), budget_period="monthly")
+    a = lim.admit("a", [scope], 0, Decimal("0.50"))
+    assert a.headers()["x-gateway-budget-remaining-usd"] == "0.250000"
+    with pytest.raises(RateLimited) as info:  # 0.25 spent + 0.50 reserved + 0.30 > 1.00
+        lim.admit("b", [scope], 0, Decimal("0.30"))
+    assert info.value.code == "budget_exceeded" and int(info.value.headers["retry-after"]) > 0
+    lim.settle(a, 0, Decimal("0.10"))  # it really cost 0.10
+    b = lim.admit("b", [scope], 0, Decimal("0.60"))  # 0.35 + 0.60 ≤ 1.00
+    assert b.headers()["x-gateway-budget-remaining-usd"] == "0.050000"
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_budget_period_resets_on_its_boundary(kind):
+    seen = []
+
+    def spent_since(scope, start):
+        seen.append(start)
+        return Decimal(0)
+
+    lim = Limiter(make_store(kind), spent_since)
+    scope = Scope("key:1", max_budget_usd=Decimal("1"), budget_period="daily")
+    day1 = datetime(2026, 3, 10, 23, 59).timestamp()
+    lim.settle(lim.admit("a", [scope], 0, Decimal("1"), now=day1), 0, Decimal("1"))
+    with pytest.raises(RateLimited):
+        lim.admit("b", [scope], 0, Decimal("0.01"), now=day1 + 30)
+    assert lim.admit("c", [scope], 0, Decimal("0.5"), now=day1 + 120) is not None  # next day
+    assert [s.day for s in seen] == [10, 11]  # each window seeded from the logs once
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_a_request_passes_all_scopes_or_none(kind):
+    lim = limiter(kind)
+    key, user = Scope("key:1", rpm=10), Scope("user:1", rpm=1)
+    lim.admit("a", [key, user], 0, 0)
+    with pytest.raises(RateLimited, match="user:1"):
+        lim.admit("b", [key, user], 0, 0)
+    # the rejected request took nothing from the key's own counter
+    assert lim.admit("c", [key], 0, 0).headers()["x-ratelimit-remaining-requests"] == "8"
+
+
+# --- through the gateway ------------------------------------------------------------------------
+
+@pytest.fixture
+def two_gateways(app_factory):
+    """Two app instances on one database; with REDIS_URL they share Redis, like two servers.
+    Without Redis each counts alone, so the cross-instance tests need Redis."""
+    first, second = app_factory(), app_factory()
+    with serving(first) as url1, serving(second) as url2:
+        yield first, [url1, url2]
+
+
+def chat(url, key, model="mock-echo", **body):
+    return requests.post(f"{url}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                         json={"model": model, "messages": HI, **body})
+
+
+def instances(two, key_kwargs):
+    app, urls = two
+    urls = urls if REDIS_URL else urls[:1]
+    return app, urls, create_key(app, **key_kwargs)
+
+
+def test_rpm_holds_across_instances(two_gateways):
+    app, urls, key = instances(two_gateways, {"rpm": 4})
+    responses = [chat(urls[i % len(urls)], key) for i in range(7)]
+    assert [r.status_code for r in responses].count(200) == 4
+    ok, rejected = responses[0], responses[-1]
+    assert ok.headers["x-ratelimit-limit-requests"] == "4"
+    assert ok.headers["x-ratelimit-remaining-requests"] == "3"
+    assert ok.headers["x-ratelimit-reset-requests"].endswith("s")
+    assert rejected.status_code == 429 and int(rejected.headers["retry-after"]) >= 1
+    assert rejected.json()["error"]["code"] == "rpm_limit_exceeded"
+    assert rejected.headers["x-request-id"]
+    rows = logged(app, count=7)
+    assert sorted(r.status_code for r in rows) == [200] * 4 + [429] * 3
+
+
+def test_tpm_holds_across_instances(two_gateways):
+    app, urls, key = instances(two_gateways, {"tpm": 100})
+    # each request: ~20 prompt tokens up front, then mock-echo's real usage (a few tokens)
+    results = [chat(urls[i % len(urls)], key, messages=[
+        {"role": "user", "content": " ".join(["word"] * 40)}]) for i in range(6)]
+    codes = [r.status_code for r in results]
+    assert 200 in codes and 429 in codes
+    assert results[0].headers["x-ratelimit-limit-tokens"] == "100"
+    rejected = [r for r in results if r.status_code == 429]
+    assert rejected[0].json()["error"]["code"] == "tpm_limit_exceeded"
+
+
+def test_max_parallel_holds_across_instances(two_gateways, upstream):
+    app, urls, key = instances(two_gateways, {"max_parallel": 2})
+    upstream.script(*[Reply(delay=0.8, json=openai_completion("slow", "gpt-upstream"))
+                      for _ in range(6)])
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        codes = list(pool.map(lambda i: chat(urls[i % len(urls)], key, "gpt-test").status_code,
+                              range(6)))
+    assert codes.count(200) == 2 and codes.count(429) == 4
+    assert len(upstream.requests) == 2  # the rejected ones never reached the vendor
+
+
+def test_budget_is_never_overspent_under_concurrency(two_gateways, upstream):
+    app, urls = two_gateways
+    urls = urls if REDIS_URL else urls[:1]
+    # worst case per request: ~10 input tokens at $2/M + 1000 output at $8/M ≈ $0.00802;
+    # the upstream reports close to that, so about 10 fit in the budget.
+    budget = Decimal("0.0805")
+    key = create_key(app, max_budget_usd=budget, budget_period="monthly")
+    answer = openai_completion("x", "gpt-upstream", usage=(5, 1000, 0))
+    upstream.script(*[Reply(delay=0.2, json=answer) for _ in range(50)])
+    with ThreadPoolExecutor(max_workers=25) as pool:
+        responses = list(pool.map(lambda i: chat(urls[i % len(urls)], key, "gpt-test",
+                                                 max_tokens=1000), range(50)))
+    ok = [r for r in responses if r.status_code == 200]
+    rejected = [r for r in responses if r.status_code == 429]
+    assert 1 <= len(ok) <= 10 and len(ok) + len(rejected) == 50
+    assert {r.json()["error"]["code"] for r in rejected} == {"budget_exceeded"}
+    assert len(upstream.requests) == len(ok)  # rejected before any upstream call
+    rows = logged(app, count=50)
+    spent = sum(r.cost_usd for r in rows)
+    assert spent <= budget
+    assert all("x-gateway-budget-remaining-usd" in r.headers for r in ok)
+
+
+def test_budget_window_is_seeded_from_the_request_logs(app_factory, upstream):
+    app = app_factory()
+    key = create_key(app, max_budget_usd=Decimal("0.0001"), budget_period="daily")
+    with app.app_context():
+        from app.models import ApiKey, utcnow
+        from app.repositories import request_logs
+        from app.extensions import db
+
+        key_id = db.session.query(ApiKey.id).scalar()
+        request_logs.insert_batch([{
+            "request_id": "earlier", "surface": "openai", "endpoint": "chat",
+            "created_at": utcnow(), "api_key_id": key_id, "user_id": None, "project_id": None,
+            "model": "mock-echo", "provider": "mock", "upstream_model": "echo", "stream": False,
+            "status_code": 200, "error_type": None, "error_message": None,
+            "time_to_first_token_ms": None, "input_tokens": 0, "output_tokens": 0,
+            "cached_tokens": 0, "cache_write_tokens": 0, "cost_usd": Decimal("0.0001"),
+            "latency_ms": 1}])
+    response = app.test_client().post("/v1/chat/completions", json={
+        "model": "mock-echo", "messages": HI}, headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 429
+    assert response.get_json()["error"]["code"] == "budget_exceeded"
+
+
+def test_user_and_project_allowlists_apply_to_keys(app_factory):
+    app = app_factory()
+    with app.app_context():
+        from app.extensions import db
+        from app.repositories import users as user_repo
+
+        user = user_repo.create("globs@example.com")
+        user.models = ["mock-*"]
+        db.session.commit()
+    key = create_key(app, email="globs@example.com", models=["*"])
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    ok = client.post("/v1/chat/completions", json={"model": "mock-echo", "messages": HI},
+                     headers=headers)
+    denied = client.post("/v1/chat/completions", json={"model": "gpt-test", "messages": HI},
+                         headers=headers)
+    assert ok.status_code == 200 and denied.status_code == 403
+
+
+def test_openai_sdk_sees_rate_limit_error_with_headers(live_server, app):
+    key = create_key(app, rpm=1)
+    client = openai.OpenAI(base_url=f"{live_server}/v1", api_key=key, max_retries=0)
+    client.chat.completions.create(model="mock-echo", messages=HI)
+    with pytest.raises(openai.RateLimitError) as info:
+        client.chat.completions.create(model="mock-echo", messages=HI)
+    assert info.value.response.headers["x-ratelimit-remaining-requests"] == "0"
