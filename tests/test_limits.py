@@ -81,6 +81,7 @@ def test_budget_reserves_worst_case_and_settles_to_real_cost(kind):
         lim.admit("b", [scope], 0, Decimal("0.30"))
     assert info.value.code == "budget_exceeded" and int(info.value.headers["retry-after"]) > 0
     lim.settle(a, 0, Decimal("0.10"))  # it really cost 0.10
+    assert a.headers()["x-gateway-budget-remaining-usd"] == "0.650000"
     b = lim.admit("b", [scope], 0, Decimal("0.60"))  # 0.35 + 0.60 ≤ 1.00
     assert b.headers()["x-gateway-budget-remaining-usd"] == "0.050000"
 

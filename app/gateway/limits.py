@@ -117,9 +117,15 @@ class Limiter:
         raise _rejection(verdict, asks[verdict.index])
 
     def settle(self, ticket, tokens_used, cost_usd):
+        """Release the ticket's slots and reservation; count what the request really used.
+        The ticket's remaining figures move from the worst case to the real use."""
         if ticket is None:
             return
-        self.store.release(ticket, tokens_used, to_nano(cost_usd))
+        cost = to_nano(cost_usd)
+        self.store.release(ticket, tokens_used, cost)
+        ticket.remaining = [
+            (requests, tokens + ask.tokens - tokens_used, budget + ask.reserve - cost)
+            for ask, (requests, tokens, budget) in zip(ticket.asks, ticket.remaining, strict=True)]
 
     @staticmethod
     def _ask(scope, tokens, reserve_usd, now):
