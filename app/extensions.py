@@ -21,18 +21,16 @@ cors = CORS()
 
 
 class RedisExtension:
-    """A redis-py client bound to the app when REDIS_URL is set; `client` is None otherwise."""
-
-    def __init__(self):
-        self.client = None
+    """A redis-py client per app, in app.extensions["redis"] (None when REDIS_URL is unset)."""
 
     def init_app(self, app):
         url = app.config.get("REDIS_URL")
+        client = None
         if url:
             import redis
 
-            self.client = redis.Redis.from_url(url, socket_timeout=5, health_check_interval=30)
-        app.extensions["redis"] = self.client
+            client = redis.Redis.from_url(url, socket_timeout=5, health_check_interval=30)
+        app.extensions["redis"] = client
 
 
 redis_ext = RedisExtension()
