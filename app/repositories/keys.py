@@ -1,4 +1,5 @@
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..gateway.auth import Principal, generate_key
@@ -48,6 +49,57 @@ def find(id_or_prefix):
         select(ApiKey).where(ApiKey.prefix.startswith(id_or_prefix, autoescape=True)).limit(2)
     ).all()
     return matches[0] if len(matches) == 1 else None
+
+
+def get(key_id):
+    return db.session.get(ApiKey, key_id)
+
+
+STATES = ("active", "revoked", "expired")
+
+
+def page(*, limit=50, offset=0, user_id=None, project_id=None, state=None, now=None):
+    """(keys, total) ordered by id, each with its user loaded. state: active (neither revoked
+    nor expired), revoked, or expired (not revoked, expires_at passed)."""
+    now = now or utcnow()
+    query = select(ApiKey)
+    if user_id is not None:
+        query = query.where(ApiKey.user_id == user_id)
+    if project_id is not None:
+        query = query.where(ApiKey.project_id == project_id)
+    if state == "revoked":
+        query = query.where(ApiKey.revoked_at.is_not(None))
+    elif state == "expired":
+        query = query.where(ApiKey.revoked_at.is_(None), ApiKey.expires_at <= now)
+    elif state == "active":
+        query = query.where(ApiKey.revoked_at.is_(None),
+                            ApiKey.expires_at.is_(None) | (ApiKey.expires_at > now))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(query.options(selectinload(ApiKey.user)).order_by(ApiKey.id)
+                              .limit(limit).offset(offset)).all()
+    return rows, total
+
+
+def update_fields(key, fields):
+    """Set the given columns (name, limits, expires_at, project_id)."""
+    for name, value in fields.items():
+        setattr(key, name, value)
+    db.session.commit()
+    return key
+
+
+def rotate(key, *, expires_at=None):
+    """Revoke key and create its successor (same owner, name, project, limits; expires_at as
+    given) in one transaction; returns (new ApiKey, secret)."""
+    secret, key_hash, prefix = generate_key()
+    new = ApiKey(key_hash=key_hash, prefix=prefix, name=key.name, user_id=key.user_id,
+                 project_id=key.project_id, models=list(key.models) if key.models else None,
+                 expires_at=expires_at, rpm=key.rpm, tpm=key.tpm, max_parallel=key.max_parallel,
+                 max_budget_usd=key.max_budget_usd, budget_period=key.budget_period)
+    key.revoked_at = utcnow()
+    db.session.add(new)
+    db.session.commit()
+    return new, secret
 
 
 def revoke(key):
