@@ -7,9 +7,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from app.cli import parse_duration
 from app.errors import AuthenticationFailed
 from app.extensions import db
 from app.models import ApiKey, User, utcnow
+from app.repositories import projects as project_repo
 from app.repositories import request_logs
 from app.repositories import users as user_repo
 
@@ -180,6 +182,55 @@ def test_keys_create_for_unknown_user_fails(app, runner):
     assert count(app, ApiKey) == 0
 
 
+def test_keys_create_with_limits_budget_and_project(app, runner, dev, project):
+    secret = create_key_cli(runner, "--rpm", "60", "--tpm", "100000", "--max-parallel", "4",
+                            "--budget", "12.5", "--budget-period", "monthly",
+                            "--project", "apollo")
+    key = key_row(app, secret)
+    assert (key.rpm, key.tpm, key.max_parallel) == (60, 100000, 4)
+    assert key.max_budget_usd == Decimal("12.5") and isinstance(key.max_budget_usd, Decimal)
+    assert key.budget_period == "monthly"
+    assert key.project_id == project
+    # by id too; a budget may be fractional to the 10th decimal place and lifelong
+    secret = create_key_cli(runner, "--project", str(project), "--budget", "0.0000000001")
+    key = key_row(app, secret)
+    assert key.project_id == project
+    assert key.max_budget_usd == Decimal("0.0000000001") and key.budget_period is None
+    assert (key.rpm, key.tpm, key.max_parallel) == (None, None, None)
+    with app.app_context():
+        principal = app.extensions["gateway"].authenticate(secret)
+    assert principal.project_id == project
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--budget", "10", "--budget-period", "yearly"), "yearly"),
+    (("--budget-period", "monthly"), "--budget"),  # a period without a budget
+    (("--budget", "-1"), "-1"),
+    (("--budget", "ten"), "ten"),
+    (("--budget", "NaN"), "NaN"),
+    (("--budget", "1e20"), "1e20"),
+    (("--rpm", "0"), "--rpm"),
+    (("--tpm", "many"), "--tpm"),
+    (("--max-parallel", "99999999999"), "--max-parallel"),
+    (("--project", "nope"), "nope"),
+    (("--project", "4242"), "4242"),
+    (("--project", "99999999999999999999"), "99999999999999999999"),
+])
+def test_keys_create_rejects_bad_limits(app, runner, dev, project, args, message):
+    result = failed(runner, "keys", "create", "--user", dev, *args)
+    assert message in result.output
+    assert "sk-gw-" not in result.output
+    assert count(app, ApiKey) == 0
+
+
+def test_keys_create_in_a_project_the_user_is_not_in_fails(app, runner, dev, project):
+    ok(runner, "users", "create", "other@example.com")
+    result = failed(runner, "keys", "create", "--user", "other@example.com", "--project",
+                    "apollo")
+    assert "apollo" in result.output and "member" in result.output
+    assert count(app, ApiKey) == 0
+
+
 # --- keys list ---------------------------------------------------------------------------------
 
 def test_keys_list_all_and_by_user(app, runner, dev):
@@ -196,10 +247,22 @@ def test_keys_list_all_and_by_user(app, runner, dev):
     ]
     assert rows[0][4:6] == ["a,b", "active"]
     assert rows[1][4:6] == ["*", "active"]
+    assert rows[0][-4:] == rows[1][-4:] == ["-", "-", "-", "-"]  # RPM TPM PAR BUDGET
 
     rows = table(ok(runner, "keys", "list", "--user", "other@example.com"))
     assert [r[2] for r in rows] == ["theirs"]
     failed(runner, "keys", "list", "--user", "ghost@example.com")
+
+
+def test_keys_list_shows_the_limits(app, runner, dev):
+    create_key_cli(runner, "--rpm", "60", "--tpm", "5000", "--max-parallel", "2", "--budget",
+                   "12.50", "--budget-period", "weekly")
+    create_key_cli(runner, "--budget", "7")
+    listing = ok(runner, "keys", "list")
+    assert listing.stdout.splitlines()[0].split()[-4:] == ["RPM", "TPM", "PAR", "BUDGET"]
+    rows = table(listing)
+    assert rows[0][-4:] == ["60", "5000", "2", "12.5/weekly"]
+    assert rows[1][-4:] == ["-", "-", "-", "7/total"]
 
 
 # --- keys revoke -------------------------------------------------------------------------------
@@ -249,13 +312,19 @@ def log_row(request_id, **overrides):
 
 
 @pytest.fixture
-def usage_rows(app, runner, dev):
+def project(app, dev):
+    with app.app_context():
+        return project_repo.create("apollo", owner_id=user_repo.get_by_email(dev).id).id
+
+
+@pytest.fixture
+def usage_rows(app, runner, dev, project):
     ok(runner, "users", "create", "other@example.com")
-    dev_secret = create_key_cli(runner)
+    dev_secret = create_key_cli(runner, "--project", "apollo")
     other_secret = create_key_cli(runner, email="other@example.com")
     dev_key, other_key = key_row(app, dev_secret), key_row(app, other_secret)
     old = utcnow() - timedelta(days=8)
-    dev_ids = {"api_key_id": dev_key.id, "user_id": dev_key.user_id}
+    dev_ids = {"api_key_id": dev_key.id, "user_id": dev_key.user_id, "project_id": project}
     other_ids = {"api_key_id": other_key.id, "user_id": other_key.user_id}
     rows = [
         log_row("r1", model="gpt-a", input_tokens=100, output_tokens=10, cached_tokens=40,
@@ -271,10 +340,12 @@ def usage_rows(app, runner, dev):
         # older than the 7-day window: counted by --since 30d only
         log_row("r6", model="gpt-a", input_tokens=5000, output_tokens=5000,
                 cost_usd=Decimal("1"), created_at=old, **dev_ids),
+        log_row("r7", model="gpt-a", status_code=502, created_at=old - timedelta(days=1),
+                **other_ids),
     ]
     with app.app_context():
         request_logs.insert_batch(rows)
-    return {"dev": dev_key, "other": other_key}
+    return {"dev": dev_key, "other": other_key, "rows": rows, "project": project}
 
 
 def usage(app, runner, *args):
@@ -288,43 +359,104 @@ def test_usage_by_model(app, runner, usage_rows):
     assert {r[0]: r[1:] for r in table(result)} == {
         "gpt-a": ["3", "1", "300", "30", "40", "0.003000"],
         "claude-b": ["2", "1", "1000", "500", "0", "0.010500"],
+        "TOTAL": ["5", "2", "1300", "530", "40", "0.013500"],
     }
-    # the most expensive group comes first
-    assert table(result)[0][0] == "claude-b"
+    # the most expensive group comes first, the TOTAL line last
+    assert [r[0] for r in table(result)] == ["claude-b", "gpt-a", "TOTAL"]
 
 
 def test_usage_by_user(app, runner, usage_rows):
+    dev_id, other_id = str(usage_rows["dev"].user_id), str(usage_rows["other"].user_id)
     assert usage(app, runner, "--by", "user", "--since", "7d") == {
-        "dev@example.com": ["3", "1", "1100", "510", "40", "0.011500"],
-        "other@example.com": ["1", "0", "200", "20", "0", "0.002000"],
-        "-": ["1", "1", "0", "0", "0", "0.000000"],  # the unauthenticated request
+        "dev@example.com": [dev_id, "3", "1", "1100", "510", "40", "0.011500"],
+        "other@example.com": [other_id, "1", "0", "200", "20", "0", "0.002000"],
+        "-": ["-", "1", "1", "0", "0", "0", "0.000000"],  # the unauthenticated request
+        "TOTAL": ["", "5", "2", "1300", "530", "40", "0.013500"],
     }
 
 
 def test_usage_by_key(app, runner, usage_rows):
-    dev_prefix, other_prefix = usage_rows["dev"].prefix, usage_rows["other"].prefix
-    assert usage(app, runner, "--by", "key", "--since", "7d") == {
-        dev_prefix: ["3", "1", "1100", "510", "40", "0.011500"],
-        other_prefix: ["1", "0", "200", "20", "0", "0.002000"],
-        "-": ["1", "1", "0", "0", "0", "0.000000"],
+    dev, other = usage_rows["dev"], usage_rows["other"]
+    result = in_context(app, runner, "usage", "--by", "key", "--since", "7d")
+    assert result.stdout.splitlines()[0].split() == [
+        "KEY", "ID", "REQUESTS", "ERRORS", "INPUT", "OUTPUT", "CACHED", "COST_USD"]
+    assert {r[0]: r[1:] for r in table(result)} == {
+        dev.prefix + "…": [str(dev.id), "3", "1", "1100", "510", "40", "0.011500"],
+        other.prefix + "…": [str(other.id), "1", "0", "200", "20", "0", "0.002000"],
+        "-": ["-", "1", "1", "0", "0", "0", "0.000000"],
+        "TOTAL": ["", "5", "2", "1300", "530", "40", "0.013500"],
     }
+
+
+def test_usage_by_project(app, runner, usage_rows):
+    assert usage(app, runner, "--by", "project", "--since", "30d") == {
+        "apollo": [str(usage_rows["project"]), "4", "1", "6100", "5510", "40", "1.011500"],
+        "-": ["-", "3", "2", "200", "20", "0", "0.002000"],
+        "TOTAL": ["", "7", "3", "6300", "5530", "40", "1.013500"],
+    }
+
+
+def test_usage_by_day(app, runner, usage_rows):
+    days = {}
+    for row in usage_rows["rows"]:
+        sums = days.setdefault(row["created_at"].date().isoformat(), [0, 0, Decimal(0)])
+        sums[0] += 1
+        sums[1] += row["status_code"] >= 400
+        sums[2] += row["cost_usd"]
+    result = in_context(app, runner, "usage", "--by", "day", "--since", "30d")
+    rows = table(result)
+    assert [r[0] for r in rows] == [*sorted(days), "TOTAL"]  # oldest day first
+    assert {r[0]: [r[1], r[2], r[6]] for r in rows[:-1]} == {
+        day: [str(n), str(errors), f"{cost:.6f}"] for day, (n, errors, cost) in days.items()}
+    assert rows[-1][1:] == ["7", "3", "6300", "5530", "40", "1.013500"]
+
+
+@pytest.mark.parametrize("group_by", ["key", "user", "project", "model", "day"])
+@pytest.mark.parametrize("since", ["2h", "7d", "30d"])
+def test_usage_total_line_for_every_grouping(app, runner, usage_rows, group_by, since):
+    start = utcnow() - parse_duration(since)
+    rows = [r for r in usage_rows["rows"] if r["created_at"] >= start]
+    total = [str(len(rows)), str(sum(r["status_code"] >= 400 for r in rows)),
+             *(str(sum(r[c] for r in rows)) for c in ("input_tokens", "output_tokens",
+                                                        "cached_tokens")),
+             f"{sum((r['cost_usd'] for r in rows), Decimal(0)):.6f}"]
+    lines = table(in_context(app, runner, "usage", "--by", group_by, "--since", since))
+    assert lines[-1][0] == "TOTAL"
+    assert lines[-1][-6:] == total
+    # the TOTAL line is the sum of the group lines
+    assert [sum(int(line[i]) for line in lines[:-1]) for i in range(-6, -1)] == [
+        int(v) for v in total[:-1]]
 
 
 def test_usage_window(app, runner, usage_rows):
     assert usage(app, runner, "--by", "model", "--since", "30d")["gpt-a"] == [
-        "4", "1", "5300", "5030", "40", "1.003000"]
+        "5", "2", "5300", "5030", "40", "1.003000"]
     assert usage(app, runner, "--by", "model", "--since", "2h")["claude-b"] == [
         "1", "0", "1000", "500", "0", "0.010500"]
+
+
+def test_usage_since_and_until_dates(app, runner, usage_rows):
+    old_day = usage_rows["rows"][5]["created_at"].date()
+    # a bare --until date includes that whole day
+    assert usage(app, runner, "--by", "model", "--since", "30d", "--until",
+                 old_day.isoformat()) == {
+        "gpt-a": ["2", "1", "5000", "5000", "0", "1.000000"],
+        "TOTAL": ["2", "1", "5000", "5000", "0", "1.000000"],
+    }
+    assert usage(app, runner, "--by", "model", "--since", old_day.isoformat(), "--until",
+                 old_day.isoformat())["TOTAL"] == ["1", "0", "5000", "5000", "0", "1.000000"]
 
 
 def test_usage_defaults_to_model_and_7_days(app, runner, usage_rows):
     assert usage(app, runner) == usage(app, runner, "--by", "model", "--since", "7d")
 
 
-@pytest.mark.parametrize("args", [("--by", "project"), ("--since", "yesterday")])
+@pytest.mark.parametrize("args", [("--by", "team"), ("--since", "yesterday"),
+                                  ("--until", "2025-02-30"), ("--since", "1d", "--until", "2d")])
 def test_usage_rejects_bad_options(runner, args):
     result = failed(runner, "usage", *args)
     assert "Error" in result.output
+    assert (args[-2] if args[0] != "--by" else "--by") in result.output  # names the option
 
 
 # --- models, demo ------------------------------------------------------------------------------

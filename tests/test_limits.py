@@ -202,9 +202,9 @@ def test_budget_window_is_seeded_from_the_request_logs(app_factory, upstream):
     app = app_factory()
     key = create_key(app, max_budget_usd=Decimal("0.0001"), budget_period="daily")
     with app.app_context():
+        from app.extensions import db
         from app.models import ApiKey, utcnow
         from app.repositories import request_logs
-        from app.extensions import db
 
         key_id = db.session.query(ApiKey.id).scalar()
         request_logs.insert_batch([{
