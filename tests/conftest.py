@@ -196,6 +196,24 @@ def anthropic_client(live_server, api_key):
     return anthropic.Anthropic(base_url=live_server, api_key=api_key, max_retries=0, timeout=10)
 
 
+def log_row(request_id, **overrides):
+    """A request_logs row (a dict for request_logs.insert_batch) with neutral defaults."""
+    from decimal import Decimal
+
+    from app.models import utcnow
+
+    row = {
+        "request_id": request_id, "surface": "openai", "endpoint": "chat",
+        "created_at": utcnow(), "api_key_id": None, "user_id": None, "project_id": None,
+        "model": "mock-echo", "provider": "mock", "upstream_model": "echo", "stream": False,
+        "status_code": 200, "error_type": None, "error_message": None,
+        "time_to_first_token_ms": None, "input_tokens": 0, "output_tokens": 0,
+        "cached_tokens": 0, "cache_write_tokens": 0, "cost_usd": Decimal(0), "latency_ms": 5,
+    }
+    row.update(overrides)
+    return row
+
+
 def logged(app, request_id=None, count=None, timeout=5.0):
     """The request-log rows (or the one with request_id), once written. A stream's row is queued
     when the server finishes the response, which can be just after the client has read it all,

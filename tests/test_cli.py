@@ -14,6 +14,7 @@ from app.models import ApiKey, User, utcnow
 from app.repositories import projects as project_repo
 from app.repositories import request_logs
 from app.repositories import users as user_repo
+from tests.conftest import log_row
 
 
 def invoke(runner, *args):
@@ -297,19 +298,6 @@ def test_keys_revoke_unknown_or_ambiguous_fails(app, runner, dev, ref):
 
 
 # --- usage -------------------------------------------------------------------------------------
-
-def log_row(request_id, **overrides):
-    row = {
-        "request_id": request_id, "surface": "openai", "endpoint": "chat",
-        "created_at": utcnow(), "api_key_id": None, "user_id": None, "project_id": None,
-        "model": "mock-echo", "provider": "mock", "upstream_model": "echo", "stream": False,
-        "status_code": 200, "error_type": None, "error_message": None,
-        "time_to_first_token_ms": None, "input_tokens": 0, "output_tokens": 0,
-        "cached_tokens": 0, "cache_write_tokens": 0, "cost_usd": Decimal(0), "latency_ms": 5,
-    }
-    row.update(overrides)
-    return row
-
 
 @pytest.fixture
 def project(app, dev):

@@ -13,7 +13,7 @@ import requests
 from app.errors import RateLimited
 from app.gateway.limit_stores import MemoryStore, RedisStore
 from app.gateway.limits import Limiter, Scope
-from tests.conftest import _clear_redis_limits, create_key, logged, serving
+from tests.conftest import _clear_redis_limits, create_key, log_row, logged, serving
 from tests.mock_upstream import Reply, openai_completion
 
 REDIS_URL = os.environ.get("REDIS_URL")
@@ -203,18 +203,12 @@ def test_budget_window_is_seeded_from_the_request_logs(app_factory, upstream):
     key = create_key(app, max_budget_usd=Decimal("0.0001"), budget_period="daily")
     with app.app_context():
         from app.extensions import db
-        from app.models import ApiKey, utcnow
+        from app.models import ApiKey
         from app.repositories import request_logs
 
         key_id = db.session.query(ApiKey.id).scalar()
-        request_logs.insert_batch([{
-            "request_id": "earlier", "surface": "openai", "endpoint": "chat",
-            "created_at": utcnow(), "api_key_id": key_id, "user_id": None, "project_id": None,
-            "model": "mock-echo", "provider": "mock", "upstream_model": "echo", "stream": False,
-            "status_code": 200, "error_type": None, "error_message": None,
-            "time_to_first_token_ms": None, "input_tokens": 0, "output_tokens": 0,
-            "cached_tokens": 0, "cache_write_tokens": 0, "cost_usd": Decimal("0.0001"),
-            "latency_ms": 1}])
+        request_logs.insert_batch([log_row("earlier", api_key_id=key_id,
+                                           cost_usd=Decimal("0.0001"))])
     response = app.test_client().post("/v1/chat/completions", json={
         "model": "mock-echo", "messages": HI}, headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 429

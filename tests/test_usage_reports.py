@@ -16,6 +16,7 @@ from app.repositories import projects as project_repo
 from app.repositories import request_logs
 from app.repositories import usage as usage_repo
 from app.repositories import users as user_repo
+from tests.conftest import log_row as conftest_log_row
 
 MASTER_KEY = "sk-master-usage-tests"
 GROUPS = ("key", "user", "project", "model", "day")
@@ -26,16 +27,7 @@ AGES = (0.001, 0.2, 1.5, 2.5, 3.6, 6.5, 7.5, 9.5, 12.5, 20.5, 29.5, 31.5, 45.5)
 
 
 def log_row(request_id, created_at, **overrides):
-    row = {
-        "request_id": request_id, "surface": "openai", "endpoint": "chat",
-        "created_at": created_at, "api_key_id": None, "user_id": None, "project_id": None,
-        "model": "mock-echo", "provider": "mock", "upstream_model": "echo", "stream": False,
-        "status_code": 200, "error_type": None, "error_message": None,
-        "time_to_first_token_ms": None, "input_tokens": 0, "output_tokens": 0,
-        "cached_tokens": 0, "cache_write_tokens": 0, "cost_usd": Decimal(0), "latency_ms": 5,
-    }
-    row.update(overrides)
-    return row
+    return conftest_log_row(request_id, created_at=created_at, **overrides)
 
 
 def insert(app, rows):

@@ -2,8 +2,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..gateway.auth import Principal, generate_key
-from ..models import ApiKey, User, utcnow
+from ..gateway.auth import generate_key
+from ..models import ApiKey, utcnow
 
 
 def create(user, *, name=None, models=None, expires_at=None, project_id=None, rpm=None,
@@ -17,21 +17,6 @@ def create(user, *, name=None, models=None, expires_at=None, project_id=None, rp
     db.session.add(key)
     db.session.commit()
     return key, secret
-
-
-def principal_for_hash(key_hash):
-    row = db.session.execute(
-        select(ApiKey.id, ApiKey.user_id, ApiKey.project_id, ApiKey.models, ApiKey.expires_at,
-               ApiKey.revoked_at, User.role, User.active)
-        .join(User, User.id == ApiKey.user_id)
-        .where(ApiKey.key_hash == key_hash)
-    ).first()
-    if row is None:
-        return None
-    return Principal(key_id=row.id, user_id=row.user_id, project_id=row.project_id,
-                     role=row.role, models=tuple(row.models) if row.models else None,
-                     expires_at=row.expires_at, revoked=row.revoked_at is not None,
-                     active=row.active)
 
 
 def list_all(user=None):
