@@ -11,6 +11,7 @@ import redis
 import requests
 
 from app.errors import RateLimited
+from app.gateway import tokens
 from app.gateway.limit_stores import MemoryStore, RedisStore
 from app.gateway.limits import Limiter, Scope
 from tests.conftest import _clear_redis_limits, create_key, log_row, logged, serving
@@ -152,16 +153,19 @@ def test_rpm_holds_across_instances(two_gateways):
     assert sorted(r.status_code for r in rows) == [200] * 4 + [429] * 3
 
 
-def test_tpm_holds_across_instances(two_gateways):
-    app, urls, key = instances(two_gateways, {"tpm": 100})
-    # each request: ~20 prompt tokens up front, then mock-echo's real usage (a few tokens)
-    results = [chat(urls[i % len(urls)], key, messages=[
-        {"role": "user", "content": " ".join(["word"] * 40)}]) for i in range(6)]
-    codes = [r.status_code for r in results]
-    assert 200 in codes and 429 in codes
-    assert results[0].headers["x-ratelimit-limit-tokens"] == "100"
-    rejected = [r for r in results if r.status_code == 429]
-    assert rejected[0].json()["error"]["code"] == "tpm_limit_exceeded"
+def test_tpm_holds_across_instances(two_gateways, upstream):
+    messages = [{"role": "user", "content": " ".join(["word"] * 40)}]
+    estimate = tokens.count_chat_tokens({"messages": messages}, "gpt-upstream")
+    # the upstream reports exactly the estimate, so each request uses `estimate` tokens and
+    # 3.5 requests' worth of TPM admits exactly 3
+    app, urls, key = instances(two_gateways, {"tpm": 3 * estimate + estimate // 2})
+    answer = openai_completion("ok", "gpt-upstream", usage=(estimate, 0, 0))
+    upstream.script(*[Reply(json=answer) for _ in range(6)])
+    results = [chat(urls[i % len(urls)], key, "gpt-test", messages=messages) for i in range(6)]
+    assert [r.status_code for r in results] == [200, 200, 200, 429, 429, 429]
+    assert results[0].headers["x-ratelimit-limit-tokens"] == str(3 * estimate + estimate // 2)
+    assert results[3].json()["error"]["code"] == "tpm_limit_exceeded"
+    assert len(upstream.requests) == 3
 
 
 def test_max_parallel_holds_across_instances(two_gateways, upstream):
