@@ -6,6 +6,8 @@ gevent's monkey-patching and psycopg2 through psycogreen (post_fork below).
 """
 import multiprocessing
 import os
+import signal
+import time
 
 bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:5000")
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
@@ -27,9 +29,45 @@ def post_fork(server, worker):
         patch_psycopg()
 
 
-def worker_exit(server, worker):
-    """Graceful shutdown: write every queued request log before the worker goes."""
-    app = getattr(worker, "wsgi", None)
+def _log_writer(worker):
+    app = getattr(worker, "wsgi", None)  # the Flask app, once the worker has loaded it
     gateway = getattr(app, "extensions", {}).get("gateway") if app is not None else None
-    if gateway is not None:
-        gateway.log_writer.close(timeout=float(graceful_timeout))
+    return gateway.log_writer if gateway is not None else None
+
+
+def post_worker_init(worker):
+    """Start the request-log writer now, so spool files left by dead workers are replayed without
+    waiting for a request; and note when SIGTERM comes, to keep worker_exit within the time the
+    master grants (it kills the worker graceful_timeout after its SIGTERM)."""
+    writer = _log_writer(worker)
+    if writer is not None:
+        writer.start()
+    handle_exit = worker.handle_exit
+
+    def on_sigterm(sig, frame):
+        worker.shutdown_started = time.monotonic()
+        handle_exit(sig, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.siginterrupt(signal.SIGTERM, False)
+
+
+def worker_abort(worker):
+    """SIGABRT (the worker missed its timeout): SIGKILL follows shortly, so put every queued log
+    row into the spool at once; worker_exit then runs as well."""
+    writer = _log_writer(worker)
+    if writer is not None:
+        writer.spill()
+
+
+def worker_exit(server, worker):
+    """Every way out but SIGKILL (SIGTERM once in-flight requests are done, SIGINT/SIGQUIT,
+    SIGABRT) ends here, in the worker: write every queued request log to the database, or to the
+    spool if the database is down or too slow for the time left."""
+    writer = _log_writer(worker)
+    if writer is None:
+        return
+    left = float(graceful_timeout)
+    if getattr(worker, "shutdown_started", None) is not None:
+        left -= time.monotonic() - worker.shutdown_started
+    writer.close(timeout=max(1.0, left - 1.0))

@@ -1,5 +1,6 @@
 """Settings read from the environment (.env and .flaskenv are loaded by python-dotenv)."""
 import os
+import tempfile
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -51,6 +52,8 @@ class Config:
     LOG_QUEUE_SIZE = _int("LOG_QUEUE_SIZE", 50_000)
     LOG_BATCH_SIZE = _int("LOG_BATCH_SIZE", 500)
     LOG_FLUSH_SECONDS = _float("LOG_FLUSH_SECONDS", 0.5)
+    # Where request-log rows wait (append-only JSON lines) while the database does not take them.
+    LOG_SPOOL_DIR = os.environ.get("LOG_SPOOL_DIR") or str(ROOT / "instance" / "spool")
     SWAGGER = {"title": "LLM Gateway", "uiversion": 3, "openapi": "3.0.3"}
 
 
@@ -60,3 +63,5 @@ class TestingConfig(Config):
     REDIS_URL = os.environ.get("REDIS_URL") or None
     GATEWAY_MASTER_KEY = None
     LOG_FLUSH_SECONDS = 0.05
+    # Per test run (created only if used), so no leftover spool reaches another run's database.
+    LOG_SPOOL_DIR = os.path.join(tempfile.gettempdir(), f"gateway-test-spool-{os.urandom(6).hex()}")

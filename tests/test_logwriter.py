@@ -1,11 +1,10 @@
-"""The request-log writer: batched, ordered, retried, bounded, never blocking the request."""
+"""The request-log writer: batched, ordered, retried, bounded, never blocking the request.
+(Spooling while the database is down: tests/test_durable_logs.py.)"""
 import threading
 import time
-import types
 
 import pytest
 
-from app.gateway import logwriter
 from app.gateway.logwriter import RequestLogWriter
 
 
@@ -35,11 +34,12 @@ class FakeStore:
 
 
 @pytest.fixture
-def writers():
+def writers(tmp_path):
     made = []
 
     def make(write_batch, **kwargs):
         kwargs.setdefault("flush_seconds", 0.02)
+        kwargs.setdefault("spool_dir", tmp_path / "spool")
         writer = RequestLogWriter(write_batch, **kwargs)
         made.append(writer)
         return writer
@@ -105,22 +105,20 @@ def test_flush_returns_false_when_rows_are_still_unwritten(writers):
     assert store.written == [{"request_id": "a"}]
 
 
-def test_failed_writes_are_retried_and_nothing_is_lost_or_duplicated(writers, monkeypatch):
-    # shorten the back-off sleeps (0.2s, 0.4s, ...) of this module only
-    fast = types.SimpleNamespace(monotonic=time.monotonic, sleep=lambda s: time.sleep(s / 20))
-    monkeypatch.setattr(logwriter, "time", fast)
+def test_failed_writes_are_retried_and_nothing_is_lost_or_duplicated(writers):
     store = FakeStore(failures=2)
-    writer = writers(store.write_batch, batch_size=50)
+    writer = writers(store.write_batch, batch_size=50, retry_seconds=0.01)
     submitted = rows(20)
     for row in submitted:
         writer.submit(row)
-    assert writer.flush(timeout=5) is True
+    assert writer.flush(timeout=5) is True  # durable: in the spool
+    assert writer.flush(timeout=5, committed=True) is True  # and then in the database
     assert store.calls >= 3
     assert store.written == submitted  # written once each, in order
     assert writer.dropped == 0
 
 
-def test_full_queue_drops_and_counts_without_blocking_or_raising(writers):
+def test_full_queue_spools_without_blocking_raising_or_dropping(writers):
     entered, release = threading.Event(), threading.Event()
     store = FakeStore()
 
@@ -136,15 +134,19 @@ def test_full_queue_drops_and_counts_without_blocking_or_raising(writers):
     for row in rows(10, start=1):
         writer.submit(row)  # must neither raise nor block
     assert time.monotonic() - started < 0.5
-    assert writer.dropped == 8  # two fit in the queue, the other eight are dropped
+    assert writer.dropped == 0
+    assert writer.spooled == 8  # two fit in the queue, the other eight go to the spool
+    assert writer.pending_spool == 8
     release.set()
-    assert writer.flush(timeout=5) is True
-    assert store.written == rows(3)
+    assert writer.flush(timeout=5, committed=True) is True
+    ids = [row["request_id"] for row in store.written]
+    assert ids[0] == "req_0" and sorted(ids) == sorted(r["request_id"] for r in rows(11))
 
 
-def test_close_flushes_pending_rows():
+def test_close_flushes_pending_rows(tmp_path):
     store = FakeStore()
-    writer = RequestLogWriter(store.write_batch, batch_size=10, flush_seconds=0.1)
+    writer = RequestLogWriter(store.write_batch, batch_size=10, flush_seconds=0.1,
+                              spool_dir=tmp_path)
     submitted = rows(35)
     for row in submitted:
         writer.submit(row)

@@ -1,6 +1,7 @@
 import logging
 
 from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 
 from ..extensions import db
@@ -10,12 +11,26 @@ from . import keys
 log = logging.getLogger(__name__)
 
 
+_IDEMPOTENT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _insert():
+    """INSERT … ON CONFLICT (request_id) DO NOTHING: a row written twice (a spooled batch
+    replayed after a crash, a write that committed although it reported a failure) stays one
+    row. Other databases get a plain INSERT; a duplicate there is rejected by the unique index."""
+    dialect_insert = _IDEMPOTENT_INSERTS.get(db.engine.dialect.name)
+    if dialect_insert is None:
+        return insert(RequestLog)
+    return dialect_insert(RequestLog).on_conflict_do_nothing(index_elements=["request_id"])
+
+
 def insert_batch(rows):
-    """Insert rows (dicts of RequestLog columns) and bump their keys' last_used_at; one commit."""
+    """Insert rows (dicts of RequestLog columns; request_ids already written are skipped) and
+    bump their keys' last_used_at; one commit."""
     if not rows:
         return
     try:
-        db.session.execute(insert(RequestLog), rows)
+        db.session.execute(_insert(), rows)
     except (IntegrityError, DataError):
         db.session.rollback()
         rows = _insert_one_by_one(rows)
@@ -34,7 +49,7 @@ def _insert_one_by_one(rows):
     for row in rows:
         try:
             with db.session.begin_nested():
-                db.session.execute(insert(RequestLog), [row])
+                db.session.execute(_insert(), [row])
             written.append(row)
         except (IntegrityError, DataError) as exc:
             log.error("request log %s rejected by the database: %s", row.get("request_id"), exc)
