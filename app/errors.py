@@ -16,8 +16,12 @@ class GatewayError(Exception):
     openai_type = "api_error"
     anthropic_type = "api_error"
     code = None
+    retryable = False  # another attempt (deployment, key, fallback) may succeed
+    upstream_status = None  # the upstream's HTTP status, when the upstream answered with one
+    retry_after = None  # seconds the upstream asked us to wait (429), when it said so
 
-    def __init__(self, message, *, param=None, code=None, status=None, headers=None):
+    def __init__(self, message, *, param=None, code=None, status=None, headers=None,
+                 retryable=None, upstream_status=None):
         super().__init__(message)
         self.message = message
         self.param = param
@@ -25,6 +29,10 @@ class GatewayError(Exception):
             self.code = code
         if status is not None:
             self.status = status
+        if retryable is not None:
+            self.retryable = retryable
+        if upstream_status is not None:
+            self.upstream_status = upstream_status
         self.headers = dict(headers or {})
 
     def openai_body(self):
@@ -77,6 +85,7 @@ class UpstreamError(GatewayError):
     """The vendor failed (5xx, bad gateway, its own auth); 502 unless a status is given."""
     status = 502
     code = "upstream_error"
+    retryable = True
 
 
 class UpstreamOverloaded(GatewayError):
@@ -84,12 +93,14 @@ class UpstreamOverloaded(GatewayError):
     status = 529
     anthropic_type = "overloaded_error"
     code = "upstream_overloaded"
+    retryable = True
 
 
 class UpstreamTimeout(GatewayError):
     status = 504
     anthropic_type = "api_error"
     code = "upstream_timeout"
+    retryable = True
 
 
 class InternalError(GatewayError):

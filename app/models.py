@@ -115,4 +115,6 @@ class RequestLog(db.Model):
     cost_usd = mapped_column(Money, nullable=False, default=0)
     latency_ms: Mapped[int]
     time_to_first_token_ms: Mapped[int | None]
+    # Every upstream attempt, in order: [{provider, model, key, status, error, latency_ms}]
+    attempts: Mapped[list | None] = mapped_column(db.JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

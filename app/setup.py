@@ -10,6 +10,8 @@ from .config import database_url
 from .extensions import cors, db, migrate, redis_ext, swagger
 from .gateway.auth import Authenticator
 from .gateway.catalog import load_catalog
+from .gateway.health import Health
+from .gateway.health_stores import MemoryHealthStore, RedisHealthStore
 from .gateway.limit_stores import MemoryStore, RedisStore
 from .gateway.limits import Limiter
 from .gateway.logwriter import RequestLogWriter
@@ -31,6 +33,11 @@ def register_extensions(app):
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_REQUEST_BYTES"]
     uri = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    if uri.startswith("postgresql"):
+        # a database that drops packets must fail fast, so request logs go to the spool
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options["connect_args"] = {"connect_timeout": 5, **options.get("connect_args", {})}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if uri.startswith("sqlite:///"):
         os.makedirs(os.path.dirname(uri[len("sqlite:///"):]) or ".", exist_ok=True)
     db.init_app(app)
@@ -39,6 +46,7 @@ def register_extensions(app):
     origins = [o.strip() for o in app.config.get("CORS_ORIGINS", "").split(",") if o.strip()]
     if origins:
         cors.init_app(app, origins=origins, expose_headers=["x-request-id", "x-gateway-cost-usd",
+                                                            "x-gateway-deployment",
                                                             "retry-after"],
                       allow_headers=["Authorization", "Content-Type", "x-api-key",
                                      "anthropic-version", "anthropic-beta"])
@@ -74,13 +82,18 @@ def register_gateway(app):
 
     writer = RequestLogWriter(write_batch, queue_size=app.config["LOG_QUEUE_SIZE"],
                               batch_size=app.config["LOG_BATCH_SIZE"],
-                              flush_seconds=app.config["LOG_FLUSH_SECONDS"])
+                              flush_seconds=app.config["LOG_FLUSH_SECONDS"],
+                              spool_dir=app.config["LOG_SPOOL_DIR"])
     authenticator = Authenticator(principals.principal_for_hash,
                                   master_key=app.config.get("GATEWAY_MASTER_KEY"),
                                   ttl=app.config["KEY_CACHE_TTL_SECONDS"])
+    # Circuits and provider-key cooldowns: shared through Redis like the limit counters.
+    health_store = (RedisHealthStore(redis_client) if redis_client is not None
+                    else MemoryHealthStore())
     app.extensions["gateway"] = Gateway(Router(catalog), VendorManager(), authenticator, writer,
                                         Limiter(store, spent_since),
-                                        keepalive_seconds=app.config["STREAM_KEEPALIVE_SECONDS"])
+                                        keepalive_seconds=app.config["STREAM_KEEPALIVE_SECONDS"],
+                                        health=Health(health_store, catalog.resilience))
 
 
 def register_swagger(app):

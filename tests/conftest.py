@@ -59,15 +59,17 @@ def gateway_config(upstream, **provider_overrides):
                              "api_keys": ["upstream-anthropic-key"], "timeout_seconds": 2,
                              **provider_overrides},
         },
+        # num_retries 0: these tests see each upstream answer as it is; retries, fallbacks and
+        # cooldowns are tested in test_resilience*.py and test_routing*.py.
         "models": [
             {"name": "mock-echo", "deployments": [{"provider": "mock", "model": "echo"}],
              "price": {"input_per_mtok": 1, "output_per_mtok": 1}},
             {"name": "gpt-test",
              "deployments": [{"provider": "up-openai", "model": "gpt-upstream"}], "price": PRICE,
-             "max_output_tokens": 16384},
+             "max_output_tokens": 16384, "num_retries": 0},
             {"name": "claude-test",
              "deployments": [{"provider": "up-anthropic", "model": "claude-upstream"}],
-             "price": PRICE},
+             "price": PRICE, "num_retries": 0},
         ],
     }
 
@@ -98,10 +100,11 @@ def _clean_tables():
 
 
 def _clear_redis_limits():
+    """Limit counters, circuits and provider-key cooldowns shared through Redis start afresh."""
     url = os.environ.get("REDIS_URL")
     if url:
         client = redis.Redis.from_url(url)
-        keys = list(client.scan_iter("gw:lim:*"))
+        keys = [*client.scan_iter("gw:lim:*"), *client.scan_iter("gw:health:*")]
         if keys:
             client.delete(*keys)
         client.close()

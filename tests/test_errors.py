@@ -201,7 +201,7 @@ def test_internal_errors_hide_the_stack_trace(app, api_key, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(app.extensions["gateway"].router, "pick", explode)
+    monkeypatch.setattr(app.extensions["gateway"].router, "plan", explode)
     response = post(app.test_client(), api_key, {"model": "mock-echo", "messages": HI})
     assert response.status_code == 500
     error = error_of(response)

@@ -29,6 +29,7 @@ class StreamPlan:
     meter: object  # first-output time and usage, read when the stream ends
     error_frame: Callable  # GatewayError -> bytes in the client's format
     ping: bytes  # keep-alive frame in the client's format
+    first: bytes = b""  # the first frame, read by the pipeline before it answers
 
 
 def openai_chat_exchange(handler, route, body, record):
@@ -38,10 +39,11 @@ def openai_chat_exchange(handler, route, body, record):
     if handler.native_format == "openai_chat":
         upstream_body = {**body, "model": model}
         if not stream:
-            answer = handler.chat(upstream_body, stream=False)
+            answer = handler.chat(upstream_body, stream=False, call=route.call)
             record.account(openai_chat.usage_of(answer.data))
             return Answer(answer.body)
-        upstream = handler.chat(openai_chat.with_usage_requested(upstream_body), stream=True)
+        upstream = handler.chat(openai_chat.with_usage_requested(upstream_body), stream=True,
+                            call=route.call)
         meter = openai_chat.StreamMeter()
         frames = openai_chat.passthrough_stream(upstream, meter, openai_chat.wants_usage(body))
     else:
@@ -49,10 +51,10 @@ def openai_chat_exchange(handler, route, body, record):
             body, model, default_max_tokens=route.entry.default_max_tokens,
             max_output_tokens=route.entry.max_output_tokens)
         if not stream:
-            answer = handler.chat(upstream_body, stream=False)
+            answer = handler.chat(upstream_body, stream=False, call=route.call)
             record.account(anthropic_messages.usage_of(answer.data.get("usage")))
             return Answer(orjson.dumps(anthropic_to_openai_response(answer.data, body["model"])))
-        upstream = handler.chat(upstream_body, stream=True)
+        upstream = handler.chat(upstream_body, stream=True, call=route.call)
         meter = anthropic_messages.StreamMeter()
         frames = stream_frames.openai_from_anthropic(upstream, meter, body["model"],
                                                      openai_chat.wants_usage(body))
@@ -67,10 +69,10 @@ def anthropic_messages_exchange(handler, route, body, record, headers):
     if handler.native_format == "anthropic_messages":
         upstream_body = {**body, "model": model}
         if not stream:
-            answer = handler.chat(upstream_body, stream=False, headers=headers)
+            answer = handler.chat(upstream_body, stream=False, headers=headers, call=route.call)
             record.account(anthropic_messages.usage_of(answer.data.get("usage")))
             return Answer(answer.body)
-        upstream = handler.chat(upstream_body, stream=True, headers=headers)
+        upstream = handler.chat(upstream_body, stream=True, headers=headers, call=route.call)
         meter = anthropic_messages.StreamMeter()
         frames = anthropic_messages.passthrough_stream(upstream, meter)
     else:
@@ -78,10 +80,10 @@ def anthropic_messages_exchange(handler, route, body, record, headers):
             body, model, allow_top_k=_is_openai_compatible_server(route.provider),
             max_output_tokens=route.entry.max_output_tokens)
         if not stream:
-            answer = handler.chat(upstream_body, stream=False)
+            answer = handler.chat(upstream_body, stream=False, call=route.call)
             record.account(openai_chat.usage_of(answer.data))
             return Answer(orjson.dumps(openai_to_anthropic_response(answer.data, body["model"])))
-        upstream = handler.chat(upstream_body, stream=True)
+        upstream = handler.chat(upstream_body, stream=True, call=route.call)
         meter = openai_chat.StreamMeter()
         frames = stream_frames.anthropic_from_openai(
             upstream, meter, body["model"], tokens.count_chat_tokens(upstream_body, model))
@@ -94,9 +96,16 @@ def count_tokens_exchange(handler, route, body, headers):
     on the translated request for OpenAI-format ones."""
     model = route.deployment.model
     if handler.native_format == "anthropic_messages":
-        return Answer(handler.count_tokens({**body, "model": model}, headers=headers).body)
+        return Answer(handler.count_tokens({**body, "model": model}, headers=headers,
+                                           call=route.call).body)
     openai_body = anthropic_to_openai_request({**body, "max_tokens": 1}, model)
     return Answer(orjson.dumps({"input_tokens": tokens.count_chat_tokens(openai_body, model)}))
+
+
+def embeddings_exchange(handler, route, body, record):
+    answer = handler.embeddings({**body, "model": route.deployment.model}, call=route.call)
+    record.account(openai_chat.usage_of(answer.data))
+    return Answer(answer.body)
 
 
 def _is_openai_compatible_server(provider):

@@ -12,6 +12,9 @@ import orjson
 from ..errors import GatewayError, InternalError, InvalidRequest
 from ..formats import anthropic_messages, openai_chat
 from . import exchanges
+from .attempts import DEPLOYMENT_HEADER, Attempts
+from .health import Health
+from .health_stores import MemoryHealthStore
 from .keepalive import with_keepalive
 from .pricing import Usage
 from .record import RequestRecord
@@ -55,13 +58,15 @@ def parse_json_object(raw):
 
 class Gateway:
     def __init__(self, router, vendors, authenticator, log_writer, limiter,
-                 keepalive_seconds=10.0):
+                 keepalive_seconds=10.0, health=None):
         self.router = router
         self.vendors = vendors
         self.authenticator = authenticator
         self.log_writer = log_writer
         self.limiter = limiter
         self.keepalive_seconds = keepalive_seconds
+        self.health = health or Health(MemoryHealthStore(), router.catalog.resilience)
+        self.attempts = Attempts(router, vendors, self.health)
         self._endpoints = {"chat": self._chat, "embeddings": self._embeddings,
                            "messages": self._messages, "count_tokens": self._count_tokens}
 
@@ -80,24 +85,34 @@ class Gateway:
             reply = self._endpoints[inbound.endpoint](record, principal, body, inbound)
         except GatewayError as error:
             record.fail(error)
-            self._settle(record)
-            error.headers = {**record.limit_headers, **error.headers}
-            self.log_writer.submit(record.finish())
+            self._finish(record)
+            error.headers = {**record.limit_headers, **self._deployment(record), **error.headers}
             raise
         except Exception:
             record.fail(InternalError("internal error"))
-            self._settle(record)
-            self.log_writer.submit(record.finish())
+            self._finish(record)
             raise
         if reply.stream is None:
-            self._settle(record)
-            self.log_writer.submit(record.finish())
+            self._finish(record)
             reply.headers["x-gateway-cost-usd"] = f"{record.cost:.10f}".rstrip("0").rstrip(".")
+        reply.headers.update(self._deployment(record))
         reply.headers.update(record.limit_headers)
         return reply
 
+    @staticmethod
+    def _deployment(record):
+        deployment = record.deployment
+        return {DEPLOYMENT_HEADER: deployment} if deployment else {}
+
+    def _finish(self, record):
+        """The request is over: free its deployment slot, settle its limits, queue its log."""
+        record.release()
+        self._settle(record)
+        self.log_writer.submit(record.finish())
+
     def _admit(self, record, principal, route, endpoint, body):
-        """Rate limits and budget reservation of every scope, before any upstream call."""
+        """Rate limits and budget reservation of every scope, once per request, before any
+        upstream call (retries and fallbacks do not count again)."""
         scopes = [scope for scope in principal.scopes if scope.limited]
         if not scopes:
             return
@@ -117,58 +132,56 @@ class Gateway:
 
     # --- endpoints ---------------------------------------------------------------------------
 
-    def _route(self, record, principal, body, endpoint, limited=True):
-        """Pick the deployment and pass the limits; (route, vendor handler)."""
+    def _serve(self, record, principal, body, endpoint, exchange, limited=True):
+        """Plan the deployments, pass the limits once, then attempt until one answers.
+        exchange(route, handler) -> exchanges.Answer | exchanges.StreamPlan."""
         record.request(body["model"], body.get("stream") is True)
-        route = self.router.pick(body["model"], principal)
-        record.route(route)
+        plan = self.router.plan(body["model"], principal)
         if limited:
-            self._admit(record, principal, route, endpoint, body)
-        return route, self.vendors.get_handler(route.provider)
+            self._admit(record, principal, plan.nominal, endpoint, body)
 
-    def _chat(self, record, principal, body, inbound):
-        openai_chat.check_chat_request(body)
-        route, handler = self._route(record, principal, body, "chat")
-        return self._reply(record, exchanges.openai_chat_exchange(handler, route, body, record))
+        def attempt(route, handler):
+            result = exchange(route, handler)
+            if isinstance(result, exchanges.StreamPlan):
+                _prime(result)
+            return result
 
-    def _messages(self, record, principal, body, inbound):
-        anthropic_messages.check_messages_request(body)
-        route, handler = self._route(record, principal, body, "messages")
-        plan = exchanges.anthropic_messages_exchange(handler, route, body, record, inbound.headers)
-        return self._reply(record, plan)
-
-    def _count_tokens(self, record, principal, body, inbound):
-        """Not rate limited: it costs nothing and clients call it to stay within their limits."""
-        anthropic_messages.check_messages_request(body, count_tokens=True)
-        route, handler = self._route(record, principal, body, "count_tokens", limited=False)
-        return self._reply(record, exchanges.count_tokens_exchange(handler, route, body,
-                                                                   inbound.headers))
-
-    def _embeddings(self, record, principal, body, inbound):
-        openai_chat.check_embeddings_request(body)
-        route, handler = self._route(record, principal, body, "embeddings")
-        answer = handler.embeddings({**body, "model": route.deployment.model})
-        record.account(openai_chat.usage_of(answer.data))
-        return Reply(body=answer.body)
-
-    # --- streaming ---------------------------------------------------------------------------
-
-    def _reply(self, record, result):
+        _, result = self.attempts.run(record, plan, attempt)
         if isinstance(result, exchanges.Answer):
             return Reply(body=result.body)
         return self._stream(record, result)
 
+    def _chat(self, record, principal, body, inbound):
+        openai_chat.check_chat_request(body)
+        return self._serve(record, principal, body, "chat", lambda route, handler:
+                           exchanges.openai_chat_exchange(handler, route, body, record))
+
+    def _messages(self, record, principal, body, inbound):
+        anthropic_messages.check_messages_request(body)
+        return self._serve(record, principal, body, "messages", lambda route, handler:
+                           exchanges.anthropic_messages_exchange(handler, route, body, record,
+                                                                 inbound.headers))
+
+    def _count_tokens(self, record, principal, body, inbound):
+        """Not rate limited: it costs nothing and clients call it to stay within their limits."""
+        anthropic_messages.check_messages_request(body, count_tokens=True)
+        return self._serve(record, principal, body, "count_tokens", lambda route, handler:
+                           exchanges.count_tokens_exchange(handler, route, body, inbound.headers),
+                           limited=False)
+
+    def _embeddings(self, record, principal, body, inbound):
+        openai_chat.check_embeddings_request(body)
+        return self._serve(record, principal, body, "embeddings", lambda route, handler:
+                           exchanges.embeddings_exchange(handler, route, body, record))
+
+    # --- streaming ---------------------------------------------------------------------------
+
     def _stream(self, record, plan):
-        """Read the first frame before answering, so an upstream failure that happens before any
-        output still gets its real HTTP status; then stream, log when done."""
-        try:
-            first = next(plan.frames, b"")
-        except BaseException:
-            plan.upstream.close()
-            raise
+        """Stream a primed plan (its first frame was read while the attempt could still be
+        retried); log when done."""
         frames = with_keepalive(plan.frames, self.keepalive_seconds, plan.ping,
                                 plan.upstream.close)
-        return Reply(stream=self._stream_body(record, plan, first, frames),
+        return Reply(stream=self._stream_body(record, plan, plan.first, frames),
                      headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
 
     def _stream_body(self, record, plan, first, frames):
@@ -177,6 +190,7 @@ class Gateway:
             yield from frames
         except GatewayError as error:
             record.fail(error)
+            record.attempt_failed(error)
             yield plan.error_frame(error)
         except GeneratorExit:
             record.fail(InvalidRequest("client disconnected", status=CLIENT_CLOSED),
@@ -193,5 +207,14 @@ class Gateway:
             record.first_output(plan.meter.first_output_at)
             if plan.meter.usage is not None:
                 record.account(plan.meter.usage)
-            self._settle(record)
-            self.log_writer.submit(record.finish())
+            self._finish(record)
+
+
+def _prime(plan):
+    """Read a stream's first frame before answering, so a failure before any output still gets
+    its real HTTP status — and can still be retried on another deployment."""
+    try:
+        plan.first = next(plan.frames, b"")
+    except BaseException:
+        plan.upstream.close()
+        raise

@@ -21,6 +21,8 @@ class RequestRecord:
         self.price = None
         self.ticket = None  # limits.Ticket while the request holds limits and a reservation
         self.limit_headers = {}  # x-ratelimit-* and budget headers for the response
+        self.attempts = []  # every upstream attempt: {provider, model, key, status, error, …}
+        self._lease = None  # balancer.Lease of the deployment serving the request
 
     def caller(self, principal):
         self.row.update(api_key_id=principal.key_id, user_id=principal.user_id,
@@ -30,8 +32,37 @@ class RequestRecord:
         self.row.update(model=model if isinstance(model, str) else None, stream=bool(stream))
 
     def route(self, route):
+        """The deployment being tried (the last one tried is the one logged); the price is the
+        model's that it serves, so a fallback is accounted at its own price."""
         self.row.update(provider=route.provider.name, upstream_model=route.deployment.model)
         self.price = route.entry.price
+
+    @property
+    def deployment(self):
+        """<provider>/<upstream model> of the last deployment tried, or None."""
+        if self.row["provider"] is None:
+            return None
+        return f"{self.row['provider']}/{self.row['upstream_model']}"
+
+    def attempt(self, route, status, error, seconds):
+        self.attempts.append({"provider": route.provider.name, "model": route.deployment.model,
+                              "key": route.key, "status": status, "error": error,
+                              "latency_ms": int(seconds * 1000)})
+
+    def attempt_failed(self, error):
+        """The serving attempt failed after all (a stream broken after its first frame)."""
+        if self.attempts:
+            self.attempts[-1].update(status=error.upstream_status or error.status,
+                                     error=error.code or error.openai_type)
+
+    def hold(self, lease):
+        self._lease = lease
+
+    def release(self):
+        """The request no longer occupies its deployment (for least-busy balancing)."""
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            lease.end()
 
     def account(self, usage):
         self.usage = usage
@@ -55,4 +86,5 @@ class RequestRecord:
             "cache_write_tokens": self.usage.cache_write_tokens,
             "cost_usd": self.cost,
             "latency_ms": int((time.perf_counter() - self.started) * 1000),
+            "attempts": self.attempts or None,
         }

@@ -1,6 +1,7 @@
 """Anthropic's Messages API through the official anthropic SDK (native format)."""
 import anthropic
 
+from .base import DEFAULT_CALL
 from .sdk import SDKHandler
 
 # Client headers forwarded to Anthropic as they are (the SDK adds anthropic-version otherwise).
@@ -17,10 +18,11 @@ class AnthropicHandler(SDKHandler):
         return anthropic.Anthropic(api_key=api_key, base_url=self.provider.base_url,
                                    timeout=timeout, max_retries=0)
 
-    def chat(self, body, *, stream, headers=None):
+    def chat(self, body, *, stream, headers=None, call=DEFAULT_CALL):
         forwarded = {k: v for k, v in (headers or {}).items() if k.lower() in FORWARDED_HEADERS}
-        return self.post(self.chat_path, body, stream=stream, headers=forwarded)
+        return self.post(self.chat_path, body, stream=stream, headers=forwarded, call=call)
 
-    def count_tokens(self, body, headers=None):
+    def count_tokens(self, body, headers=None, call=DEFAULT_CALL):
         forwarded = {k: v for k, v in (headers or {}).items() if k.lower() in FORWARDED_HEADERS}
-        return self.post("/v1/messages/count_tokens", body, stream=False, headers=forwarded)
+        return self.post("/v1/messages/count_tokens", body, stream=False, headers=forwarded,
+                         call=call)

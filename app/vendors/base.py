@@ -4,6 +4,16 @@ from dataclasses import dataclass, field
 from ..errors import InvalidRequest
 
 
+@dataclass(frozen=True)
+class Call:
+    """How one attempt reaches the upstream."""
+    key: int | None = None  # index into provider.api_keys; None: the handler takes turns
+    deadline: float | None = None  # time.monotonic() by which the answer must have started
+
+
+DEFAULT_CALL = Call()
+
+
 @dataclass
 class UpstreamResponse:
     """A complete (non-streamed) answer: the raw bytes for pass-through and their parsed form."""
@@ -32,12 +42,13 @@ class VendorHandler:
     def __init__(self, provider):
         self.provider = provider
 
-    def chat(self, body, *, stream, headers=None):
+    def chat(self, body, *, stream, headers=None, call=DEFAULT_CALL):
         """Send a chat request in the native format; return UpstreamResponse or UpstreamStream.
-        Raise a GatewayError (see vendors/errors.py) when the upstream fails."""
+        Raise a GatewayError (see vendors/errors.py) when the upstream fails. `call` picks the
+        provider key and the deadline of this attempt."""
         raise NotImplementedError
 
-    def embeddings(self, body):
+    def embeddings(self, body, call=DEFAULT_CALL):
         raise InvalidRequest(f"Provider {self.provider.name!r} ({self.vendor}) does not serve "
                              "embeddings", param="model", code="embeddings_not_supported")
 

@@ -1,4 +1,7 @@
 """Map the official SDKs' exceptions (openai and anthropic share their shape) to GatewayErrors."""
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
 import httpx2
 import orjson
 
@@ -26,8 +29,48 @@ def upstream_message(body_bytes, fallback):
     return fallback
 
 
+def retryable_status(status):
+    """Statuses another attempt may fix: timeout, conflict, rate limit, server errors, 529."""
+    return status in (408, 409, 429) or status >= 500
+
+
+def retry_after_seconds(headers):
+    """The wait an upstream asked for: retry-after-ms (OpenAI), retry-after in seconds or as an
+    HTTP date; None when absent or unreadable."""
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(float(value) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
 def from_status(status, body_bytes, headers, provider):
-    """The GatewayError for an upstream answer with HTTP status >= 400."""
+    """The GatewayError for an upstream answer with HTTP status >= 400. Its `retryable` says
+    whether another attempt may succeed; `upstream_status` keeps the upstream's status."""
+    error = _error_for(status, body_bytes, headers, provider)
+    error.upstream_status = status
+    error.retryable = retryable_status(status)
+    if status == 429:
+        error.retry_after = retry_after_seconds(headers)
+    return error
+
+
+def _error_for(status, body_bytes, headers, provider):
     message = upstream_message(body_bytes, f"upstream returned HTTP {status}")
     if status == 429:
         retry_after = headers.get("retry-after")

@@ -9,7 +9,7 @@ import time
 import orjson
 
 from ..formats.sse import SSEEvent
-from .base import UpstreamResponse, UpstreamStream, VendorHandler
+from .base import DEFAULT_CALL, UpstreamResponse, UpstreamStream, VendorHandler
 
 
 def message_text(content):
@@ -34,7 +34,7 @@ class MockHandler(VendorHandler):
         self.chunk_delay = float(provider.options.get("chunk_delay_ms", 0)) / 1000
         self._created = int(time.time())
 
-    def chat(self, body, *, stream, headers=None):
+    def chat(self, body, *, stream, headers=None, call=DEFAULT_CALL):
         messages = body.get("messages") or []
         reply = next((message_text(m.get("content")) for m in reversed(messages)
                       if isinstance(m, dict) and m.get("role") == "user"), "")
@@ -71,7 +71,7 @@ class MockHandler(VendorHandler):
         yield chunk({}, "stop")
         yield SSEEvent(None, orjson.dumps({**base, "choices": [], "usage": usage}))
 
-    def embeddings(self, body):
+    def embeddings(self, body, call=DEFAULT_CALL):
         inputs = body.get("input")
         inputs = inputs if isinstance(inputs, list) else [inputs]
         dims = body.get("dimensions") or 16

@@ -1,6 +1,7 @@
 """OpenAI, and any OpenAI-compatible server (vLLM, Ollama, OpenRouter…) through base_url."""
 import openai
 
+from .base import DEFAULT_CALL
 from .sdk import SDKHandler
 
 
@@ -15,5 +16,5 @@ class OpenAIHandler(SDKHandler):
         return openai.OpenAI(api_key=api_key, base_url=self.provider.base_url, timeout=timeout,
                              max_retries=0)
 
-    def embeddings(self, body):
-        return self.post("/embeddings", body, stream=False)
+    def embeddings(self, body, call=DEFAULT_CALL):
+        return self.post("/embeddings", body, stream=False, call=call)
