@@ -1,81 +1,39 @@
 """Graceful shutdown under gunicorn (gevent workers): SIGTERM to the master lets in-flight streams
 finish, and the workers' exit hook writes every request log -- to the database, or to the spool
 when the database is down, whence the next start replays it."""
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import openai
 import pytest
 import requests
-import yaml
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
 from app.config import database_url
 from app.models import RequestLog
-from tests.conftest import DATABASE_URL, create_key, gateway_config
+from tests.conftest import DATABASE_URL, create_key
+from tests.gunicorn_runner import GunicornRunner
 from tests.tcp_proxy import TcpProxy
 
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 WORDS = " ".join(f"w{i}" for i in range(20))
-
-
-def free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def gunicorn(upstream, tmp_path):
     """start(database_url) -> (base url, process): `gunicorn -c gunicorn.conf.py wsgi:app`."""
-    config = gateway_config(upstream)
-    config["providers"]["slow-mock"] = {"vendor": "mock", "chunk_delay_ms": 100}
-    config["models"].append({"name": "mock-slow",
-                             "deployments": [{"provider": "slow-mock", "model": "echo"}]})
-    config_path = tmp_path / "gateway.yaml"
-    config_path.write_text(yaml.safe_dump(config))
-    processes = []
+    runner = GunicornRunner(upstream, tmp_path, chunk_delay_ms=100)
 
     def start(database=DATABASE_URL):
-        port = free_port()
-        env = {**os.environ, "DATABASE_URL": database, "GATEWAY_CONFIG": str(config_path),
-               "GATEWAY_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1",
-               "LOG_LEVEL": "warning", "LOG_SPOOL_DIR": str(tmp_path / "spool"),
-               "KEY_CACHE_TTL_SECONDS": "300", "GUNICORN_GRACEFUL_TIMEOUT": "30",
-               # rows wait in the queue until the worker's exit hook flushes them
-               "LOG_FLUSH_SECONDS": "60"}
-        process = subprocess.Popen([str(GUNICORN), "-c", "gunicorn.conf.py", "wsgi:app"],
-                                   cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT)
-        processes.append(process)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{url}/health/live", timeout=1).status_code == 200:
-                    return url, process
-            except requests.RequestException:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"gunicorn did not start:\n{process.stdout.read().decode()}")
-            time.sleep(0.1)
+        return runner.start(database, LOG_SPOOL_DIR=str(tmp_path / "spool"),
+                            KEY_CACHE_TTL_SECONDS="300", GUNICORN_GRACEFUL_TIMEOUT="30",
+                            # rows wait in the queue until the worker's exit hook flushes them
+                            LOG_FLUSH_SECONDS="60")
 
     yield start
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
+    runner.stop()
 
 
 def stop(process):
