@@ -306,3 +306,16 @@ def test_builtin_price_of_the_upstream_snapshot_is_used_when_no_price_is_given()
     catalog = load_catalog(raw, VENDORS, env={})
     assert catalog.models["cheap"].price == BUILTIN_PRICES["gpt-4o-mini"]
     assert catalog.models["priced"].price == Price(Decimal(1), Decimal(1))
+
+
+def test_the_shipped_example_config_loads(monkeypatch):
+    """gateway.example.yaml, as the README points users to it, is a valid config."""
+    from pathlib import Path
+
+    from app.vendors.manager import VendorManager
+
+    env = {"OPENAI_API_KEY": "k1", "ANTHROPIC_API_KEY": "k2", "VLLM_API_KEY": "k3"}
+    path = Path(__file__).resolve().parent.parent / "gateway.example.yaml"
+    catalog = load_catalog(str(path), VendorManager.vendors(), env=env)
+    assert {"gpt-4o-mini", "claude-sonnet", "local-llama", "mock-echo"} <= set(catalog.models)
+    assert catalog.models["claude-sonnet"].fallbacks == ("gpt-4o-mini",)
