@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 
+from .outage import Outage
 from .spool import Spool, encode
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,6 @@ class RequestLogWriter:
         self._queue = queue.Queue(maxsize=queue_size)
         self._batch_size = batch_size
         self._flush_seconds = flush_seconds
-        self._retry_seconds = retry_seconds
-        self._max_retry_seconds = max_retry_seconds
         self._spool = Spool(spool_dir)
         self._pending = 0  # rows submitted and not yet durable (committed or spooled)
         self._inflight = None  # the batch handed to write_batch, until it returns
@@ -46,9 +45,7 @@ class RequestLogWriter:
         self._scanning = False  # the writer is still taking over orphaned spool files
         self._stopping = False
         self._spilling = False  # close() ran out of time: everything goes to the spool now
-        self._delay = retry_seconds
-        self._retry_at = 0.0  # when to probe the database again while the spool holds rows
-        self._outage = False
+        self._outage = Outage(retry_seconds, max_retry_seconds)
         self._full_logged_at = -60.0
         self.dropped = 0  # rows neither written nor spooled (the spool itself failed); else 0
 
@@ -119,7 +116,7 @@ class RequestLogWriter:
         submitted row is durable."""
         deadline = time.monotonic() + timeout
         self._stopping = True
-        self._retry_at = 0.0  # one last probe of the database for what is spooled
+        self._outage.retry_at = 0.0  # one last probe of the database for what is spooled
         self._wake()
         if not self.flush(max(0.0, timeout - min(1.0, timeout * 0.2))):
             self.spill()
@@ -175,13 +172,13 @@ class RequestLogWriter:
                 break
             wait = 0.2
             if backlog:
-                wait = min(wait, max(0.0, self._retry_at - time.monotonic()))
+                wait = min(wait, max(0.0, self._outage.retry_at - time.monotonic()))
             batch = self._next_batch(wait, linger=not backlog)
             if batch:
                 if self._spilling or backlog or not self._write(batch):
                     self._spool_rows(batch, retry=True)
             if (self._spool.backlog and not self._spilling
-                    and time.monotonic() >= self._retry_at and not self._replay()
+                    and time.monotonic() >= self._outage.retry_at and not self._replay()
                     and self._stopping):
                 break  # shutting down with the database still down: the spool keeps the rest
 
@@ -209,7 +206,7 @@ class RequestLogWriter:
         try:
             self._write_batch(batch)
         except Exception as exc:
-            self._failed(exc, len(batch))
+            self._outage.failed(exc, len(batch), self._spool)
             with self._cond:
                 mine = self._inflight is batch
                 self._inflight = None
@@ -217,7 +214,7 @@ class RequestLogWriter:
         with self._cond:
             mine = self._inflight is batch
             self._inflight = None
-        self._recovered()
+        self._outage.recovered(self._spool)
         if mine:
             self._done(len(batch))
         return True
@@ -228,7 +225,7 @@ class RequestLogWriter:
             rows, cursor = self._spool.peek(self._batch_size)
         except Exception:
             log.exception("request-log writer: could not read the spool")
-            self._schedule_retry()
+            self._outage.schedule()
             return False
         if cursor is None:
             return True
@@ -236,10 +233,10 @@ class RequestLogWriter:
             try:
                 self._write_batch(rows)
             except Exception as exc:
-                self._failed(exc, len(rows))
+                self._outage.failed(exc, len(rows), self._spool)
                 return False
         self._spool.commit(cursor)
-        self._recovered()
+        self._outage.recovered(self._spool)
         with self._cond:
             self._cond.notify_all()
         return True
@@ -259,41 +256,14 @@ class RequestLogWriter:
                     for row in rows:
                         log.error("request log lost: %s", _line(row))
                     break
-            time.sleep(self._next_delay())
+            time.sleep(self._outage.next_delay())
             try:  # the disk refuses them: maybe the database takes them by now
                 self._write_batch(rows)
-                self._recovered()
+                self._outage.recovered(self._spool)
                 break
             except Exception:
                 pass
         self._done(len(rows))
-
-    def _failed(self, exc, count):
-        if not self._outage:
-            log.error("request-log writer: the database did not take %d rows (%s: %s); "
-                      "spooling to %s until it does", count, type(exc).__name__,
-                      str(exc).strip().split("\n")[0][:300], self._spool.path)
-        else:
-            log.warning("request-log writer: database still unavailable (%s); %d rows spooled",
-                        type(exc).__name__, self._spool.backlog)
-        self._outage = True
-        self._schedule_retry()
-
-    def _schedule_retry(self):
-        self._retry_at = time.monotonic() + self._next_delay()
-
-    def _next_delay(self):
-        delay = self._delay
-        self._delay = min(self._delay * 2, self._max_retry_seconds)
-        return delay
-
-    def _recovered(self):
-        if self._outage:
-            log.warning("request-log writer: the database is back; %d spooled rows to replay",
-                        self._spool.backlog)
-        self._outage = False
-        self._delay = self._retry_seconds
-        self._retry_at = 0.0
 
     def _wake(self):
         try:
