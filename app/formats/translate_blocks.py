@@ -171,6 +171,31 @@ def tool_to_anthropic(tool) -> dict | None:
     return out
 
 
+def tool_result_to_openai(content) -> tuple[str, list]:
+    """tool_result content → (text for the tool message, image/file parts for a user message)."""
+    if isinstance(content, str):
+        return content, []
+    texts, media = [], []
+    for block in content or ():
+        part = anthropic_block_to_openai_part(block)
+        if part and part["type"] == "text":
+            texts.append(part["text"])
+        elif part:
+            media.append(part)
+    return "\n".join(texts), media
+
+
+# ---- OpenAI → Anthropic -------------------------------------------------------------------
+
+
+def tool_choice_to_openai(choice) -> str | dict | None:
+    """Anthropic tool_choice type → OpenAI's; None when it has no equivalent or is absent."""
+    kind = choice.get("type")
+    if kind == "tool":
+        return {"type": "function", "function": {"name": choice.get("name")}}
+    return {"auto": "auto", "any": "required", "none": "none"}.get(kind)
+
+
 def tool_choice_to_anthropic(choice, parallel) -> dict | None:
     if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
         out = {"type": "tool", "name": choice["function"].get("name")}

@@ -54,6 +54,8 @@ from .translate_blocks import (
     openai_message_to_anthropic_content,
     openai_part_to_anthropic_block,
     tool_choice_to_anthropic,
+    tool_choice_to_openai,
+    tool_result_to_openai,
     tool_to_anthropic,
     tool_to_openai,
 )
@@ -120,11 +122,8 @@ def anthropic_to_openai_request(body: dict, upstream_model: str, *, allow_top_k:
     choice = body.get("tool_choice") or {}
     if tools:
         out["tools"] = tools
-        kind = choice.get("type")
-        if kind == "tool":
-            out["tool_choice"] = {"type": "function", "function": {"name": choice.get("name")}}
-        elif kind in ("auto", "any", "none"):
-            out["tool_choice"] = {"auto": "auto", "any": "required", "none": "none"}[kind]
+        if (mapped := tool_choice_to_openai(choice)) is not None:
+            out["tool_choice"] = mapped
         if choice.get("disable_parallel_tool_use") is True:
             out["parallel_tool_calls"] = False
     if body.get("stream"):
@@ -167,7 +166,7 @@ def _user_blocks_to_openai(blocks) -> list:
     tool_messages, media, parts = [], [], []
     for block in blocks:
         if block.get("type") == "tool_result":
-            text, extra = _tool_result_to_openai(block.get("content"))
+            text, extra = tool_result_to_openai(block.get("content"))
             if block.get("is_error"):
                 text = f"Error: {text}" if text else "Error"
             tool_messages.append({"role": "tool", "tool_call_id": block.get("tool_use_id"),
@@ -179,22 +178,6 @@ def _user_blocks_to_openai(blocks) -> list:
                 parts.append(part)
     user_parts = media + parts
     return tool_messages + ([{"role": "user", "content": user_parts}] if user_parts else [])
-
-
-def _tool_result_to_openai(content) -> tuple[str, list]:
-    if isinstance(content, str):
-        return content, []
-    texts, media = [], []
-    for block in content or ():
-        part = anthropic_block_to_openai_part(block)
-        if part and part["type"] == "text":
-            texts.append(part["text"])
-        elif part:
-            media.append(part)
-    return "\n".join(texts), media
-
-
-# ---- OpenAI → Anthropic -------------------------------------------------------------------
 
 
 def openai_to_anthropic_request(body: dict, upstream_model: str, *, default_max_tokens: int,
