@@ -155,7 +155,7 @@ def test_rpm_holds_across_instances(two_gateways):
 
 def test_tpm_holds_across_instances(two_gateways, upstream):
     messages = [{"role": "user", "content": " ".join(["word"] * 40)}]
-    estimate = tokens.count_chat_tokens({"messages": messages}, "gpt-upstream")
+    estimate = tokens.estimate_input({"messages": messages})
     # the upstream reports exactly the estimate, so each request uses `estimate` tokens and
     # 3.5 requests' worth of TPM admits exactly 3
     app, urls, key = instances(two_gateways, {"tpm": 3 * estimate + estimate // 2})
