@@ -2,6 +2,9 @@
 import hashlib
 import re
 import string
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -93,6 +96,38 @@ def test_after_ttl_the_key_is_looked_up_again(auth, lookup, clock):
     clock.now += 30.1
     auth.authenticate(SECRET)
     assert lookup.calls == [HASH, HASH]
+
+
+def test_concurrent_misses_look_the_key_up_once(clock):
+    """When a key's entry expires under load, one request reads the database; the others wait
+    for its answer instead of querying together."""
+    started, release = threading.Event(), threading.Event()
+
+    class SlowLookup(Lookup):
+        def __call__(self, key_hash):
+            started.set()
+            release.wait(5)
+            return super().__call__(key_hash)
+
+    lookup = SlowLookup({HASH: member()})
+    auth = Authenticator(lookup, ttl=30.0, clock=clock)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = [pool.submit(auth.authenticate, SECRET) for _ in range(20)]
+        assert started.wait(5)
+        time.sleep(0.1)  # let the other 19 reach the lookup lock
+        release.set()
+        principals = [a.result(5) for a in answers]
+    assert principals == [member()] * 20
+    assert lookup.calls == [HASH]
+
+
+def test_a_bad_key_is_looked_up_each_time(clock):
+    lookup = Lookup({})
+    auth = Authenticator(lookup, ttl=30.0, clock=clock)
+    for _ in range(2):
+        with pytest.raises(AuthenticationFailed):
+            auth.authenticate("sk-gw-unknown")
+    assert len(lookup.calls) == 2
 
 
 def test_a_revoke_is_seen_after_the_ttl(auth, lookup, clock):

@@ -61,6 +61,7 @@ class Authenticator:
         self._ttl = ttl
         self._clock = clock
         self._cache = {}
+        self._loading = {}  # key hash -> lock held by the request looking it up
         self._lock = threading.Lock()
 
     def authenticate(self, secret):
@@ -71,16 +72,29 @@ class Authenticator:
         key_hash = hash_key(secret)
         if self._master_hash and hmac.compare_digest(key_hash, self._master_hash):
             return MASTER
-        now = self._clock()
         cached = self._cache.get(key_hash)
-        if cached and cached[0] > now:
-            principal = cached[1]
-        else:
-            principal = self._lookup(key_hash)
-            if principal is not None:
+        if cached and cached[0] > self._clock():
+            return self._check(cached[1])
+        return self._check(self._load(key_hash))
+
+    def _load(self, key_hash):
+        """Look a key up once however many requests miss the cache at the same moment (when its
+        entry expires under load, hundreds would otherwise query the database together)."""
+        with self._lock:
+            loading = self._loading.setdefault(key_hash, threading.Lock())
+        with loading:
+            cached = self._cache.get(key_hash)
+            if cached and cached[0] > self._clock():
+                return cached[1]  # another request loaded it while this one waited
+            try:
+                principal = self._lookup(key_hash)
+                if principal is not None:
+                    with self._lock:
+                        self._cache[key_hash] = (self._clock() + self._ttl, principal)
+                return principal
+            finally:
                 with self._lock:
-                    self._cache[key_hash] = (now + self._ttl, principal)
-        return self._check(principal)
+                    self._loading.pop(key_hash, None)
 
     @staticmethod
     def _check(principal):
