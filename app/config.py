@@ -36,6 +36,8 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or default_database_url()
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL") or None
+    # Connections to Redis per worker; callers beyond it wait (up to 5 s) for a free one.
+    REDIS_MAX_CONNECTIONS = _int("REDIS_MAX_CONNECTIONS", 64)
     # Path of the providers/models YAML; tests may also pass the parsed mapping itself.
     GATEWAY_CONFIG = os.environ.get("GATEWAY_CONFIG") or None
     GATEWAY_MASTER_KEY = os.environ.get("GATEWAY_MASTER_KEY") or None
@@ -48,6 +50,10 @@ class Config:
     KEY_CACHE_TTL_SECONDS = _float("KEY_CACHE_TTL_SECONDS", 30.0)
     # Ping (Anthropic) / SSE comment (OpenAI) after this many seconds of upstream silence; 0: off.
     STREAM_KEEPALIVE_SECONDS = _float("STREAM_KEEPALIVE_SECONDS", 10.0)
+    # With Redis: an all-clear health check of a deployment is reused for this long, and
+    # successes are sent to Redis in batches at most this late (health_batch.py); 0: at once.
+    HEALTH_CHECK_CACHE_SECONDS = _float("HEALTH_CHECK_CACHE_SECONDS", 1.0)
+    HEALTH_FLUSH_SECONDS = _float("HEALTH_FLUSH_SECONDS", 1.0)
     # Request-log writer: queue bound, batch size, longest wait before a partial batch is written.
     LOG_QUEUE_SIZE = _int("LOG_QUEUE_SIZE", 50_000)
     LOG_BATCH_SIZE = _int("LOG_BATCH_SIZE", 500)
@@ -62,6 +68,10 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
     REDIS_URL = os.environ.get("REDIS_URL") or None
     GATEWAY_MASTER_KEY = None
+    # Tests of several instances sharing Redis see each other's outcomes at once; the batching
+    # has tests of its own.
+    HEALTH_CHECK_CACHE_SECONDS = 0.0
+    HEALTH_FLUSH_SECONDS = 0.0
     LOG_FLUSH_SECONDS = 0.05
     # Per test run (created only if used), so no leftover spool reaches another run's database.
     LOG_SPOOL_DIR = os.path.join(tempfile.gettempdir(), f"gateway-test-spool-{os.urandom(6).hex()}")

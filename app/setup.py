@@ -11,6 +11,7 @@ from .extensions import cors, db, migrate, redis_ext, swagger
 from .gateway.auth import Authenticator
 from .gateway.catalog import load_catalog
 from .gateway.health import Health
+from .gateway.health_batch import BatchedHealthStore
 from .gateway.health_stores import MemoryHealthStore, RedisHealthStore
 from .gateway.limit_stores import MemoryStore, RedisStore
 from .gateway.limits import Limiter
@@ -88,8 +89,11 @@ def register_gateway(app):
                                   master_key=app.config.get("GATEWAY_MASTER_KEY"),
                                   ttl=app.config["KEY_CACHE_TTL_SECONDS"])
     # Circuits and provider-key cooldowns: shared through Redis like the limit counters.
-    health_store = (RedisHealthStore(redis_client) if redis_client is not None
-                    else MemoryHealthStore())
+    health_store = MemoryHealthStore()
+    if redis_client is not None:
+        health_store = BatchedHealthStore(RedisHealthStore(redis_client),
+                                          check_ttl=app.config["HEALTH_CHECK_CACHE_SECONDS"],
+                                          flush_seconds=app.config["HEALTH_FLUSH_SECONDS"])
     app.extensions["gateway"] = Gateway(Router(catalog), VendorManager(), authenticator, writer,
                                         Limiter(store, spent_since),
                                         keepalive_seconds=app.config["STREAM_KEEPALIVE_SECONDS"],

@@ -89,6 +89,15 @@ class Health:
             return
         self._log(deployment, circuit, event, provider, gate.key, key_event, cooled, status)
 
+    def flush(self):
+        """Send outcomes a batching store still holds (the worker is stopping)."""
+        flush = getattr(self.store, "flush", None)
+        if flush is not None:
+            try:
+                flush()
+            except Exception:
+                log.warning("health store unavailable; batched outcomes dropped", exc_info=True)
+
     @staticmethod
     def _log(deployment, circuit, event, provider, key, key_event, cooled, status):
         if event == "opened":

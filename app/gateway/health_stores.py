@@ -139,6 +139,28 @@ return {event, kwait}
 """
 
 
+RECORD_SUCCESSES = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local prefix, i = ARGV[1], 3
+for g = 1, tonumber(ARGV[2]) do
+  local all = prefix .. ':cb:' .. ARGV[i] .. ':all'
+  local window, count = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  i = i + 3
+  local entries = {}
+  for m = 1, count do
+    entries[2 * m - 1], entries[2 * m] = now, ARGV[i]
+    i = i + 1
+  end
+  redis.call('ZADD', all, unpack(entries))
+  redis.call('ZREMRANGEBYSCORE', all, '-inf', now - window)
+  redis.call('PEXPIRE', all, window)
+end
+for k = i, #ARGV do redis.call('HDEL', prefix .. ':key:' .. ARGV[k], 'strikes') end
+return 0
+"""
+
+
 def _ms(seconds):
     return int(round(seconds * 1000))
 
@@ -149,6 +171,7 @@ class RedisHealthStore:
         self.prefix = prefix
         self._check = client.register_script(CHECK)
         self._record = client.register_script(RECORD)
+        self._record_successes = client.register_script(RECORD_SUCCESSES)
 
     def check(self, deployment, provider, nkeys, probe_ttl):
         reply = self._check(args=[self.prefix, deployment, provider, nkeys, _ms(probe_ttl)])
@@ -167,6 +190,20 @@ class RedisHealthStore:
         event, wait = self._record(args=args)
         event = event.decode() if isinstance(event, bytes) else event
         return event or None, (None if int(wait) < 0 else int(wait) / 1000)
+
+    def record_successes(self, outcomes):
+        """Many plain successes (not probes) in one call: what record() does for each."""
+        windows, members, keys = {}, {}, set()
+        for o in outcomes:
+            if o.circuit.enabled:
+                windows[o.deployment] = _ms(o.circuit.window_seconds)
+                members.setdefault(o.deployment, []).append(o.member)
+            if o.key is not None and o.key_event == "ok":
+                keys.add(f"{o.provider}:{o.key}")
+        args = [self.prefix, len(members)]
+        for deployment, names in members.items():
+            args += [deployment, windows[deployment], len(names), *names]
+        self._record_successes(args=[*args, *sorted(keys)])
 
 
 @dataclass
