@@ -209,3 +209,35 @@ def test_manager_registry_accepts_new_vendors():
         assert isinstance(VendorManager().get_handler(Provider(name="c", vendor="custom")), Custom)
     finally:
         VendorManager.registry.pop("custom")
+
+
+def test_client_shards_fill_one_pool_before_the_next():
+    from app.vendors.sdk import POOL_SHARDS, SHARD_LOAD, ClientShards
+
+    made = []
+    shards = ClientShards(lambda: made.append(object()) or made[-1])
+    leases = [shards.take() for _ in range(SHARD_LOAD)]
+    assert {id(client) for _, client in leases} == {id(made[0])} and len(made) == 1
+    lease, second = shards.take()  # the first pool is full: the next one opens
+    assert second is made[1]
+    lease.close()
+    lease.close()  # idempotent: counted once
+    assert shards.busy[:2] == [SHARD_LOAD, 0]
+    for lease, _ in leases:
+        lease.close()
+    assert shards.take()[1] is made[0]  # quiet again: back to the first pool
+    for _ in range(POOL_SHARDS * SHARD_LOAD):
+        shards.take()
+    assert len(made) == POOL_SHARDS  # never more than POOL_SHARDS clients
+    assert max(shards.busy) - min(shards.busy) <= 1  # beyond that, the least busy one
+
+
+def test_streams_hold_their_pool_until_closed(openai_handler, upstream):
+    upstream.script(Stream(openai_chunks("a b", model="up-model")))
+    stream = openai_handler.chat({**CHAT, "stream": True}, stream=True)
+    def in_flight():
+        return sum(sum(shards.busy) for shards in openai_handler.clients)
+
+    assert in_flight() == 1
+    list(stream)
+    assert in_flight() == 0

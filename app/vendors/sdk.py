@@ -11,6 +11,7 @@ it becomes the idle_timeout — the longest silence between two chunks — so a 
 any length is never cut. httpx2 reads a request's timeouts from
 `request.extensions["timeout"]` when the body starts to be read, which is where it is changed.
 """
+import functools
 import itertools
 import threading
 import time
@@ -24,6 +25,57 @@ from .base import DEFAULT_CALL, UpstreamResponse, UpstreamStream, VendorHandler
 from .errors import from_sdk_error
 
 RAW_STREAM = {"X-Stainless-Raw-Response": "stream", "Content-Type": "application/json"}
+# httpcore's connection pool looks at each of its connections on every request (an O(n) scan with
+# a poll() each): with 500 requests in flight in one worker's pool, that scan took a third of the
+# worker's time. So each provider key has up to POOL_SHARDS SDK clients, each with its own pool;
+# a request goes to the first client with fewer than SHARD_LOAD requests in flight, so a quiet
+# gateway reuses one pool's connections and a busy one spreads over several. Each pool keeps up to
+# 256 idle connections (the SDKs' default, 100, made every answer beyond it close its connection
+# and the next request open a new one).
+POOL_SHARDS = 8
+SHARD_LOAD = 64
+POOL_LIMITS = httpx2.Limits(max_connections=1024, max_keepalive_connections=256,
+                            keepalive_expiry=30)
+
+
+class ClientShards:
+    """One provider key's SDK clients (created when first needed) and their requests in flight."""
+
+    def __init__(self, make):
+        self._make = make
+        self.clients = [None] * POOL_SHARDS
+        self.busy = [0] * POOL_SHARDS
+        self._lock = threading.Lock()
+
+    def take(self):
+        """(lease, client): lease.close() when the request is over (idempotent)."""
+        with self._lock:
+            index = next((i for i, n in enumerate(self.busy) if n < SHARD_LOAD), None)
+            if index is None:
+                index = self.busy.index(min(self.busy))
+            self.busy[index] += 1
+            if self.clients[index] is None:
+                self.clients[index] = self._make()
+            return _Lease(self, index), self.clients[index]
+
+    def _done(self, index):
+        with self._lock:
+            self.busy[index] -= 1
+
+    def close(self):
+        for client in self.clients:
+            if client is not None:
+                client.close()
+
+
+class _Lease:
+    def __init__(self, shards, index):
+        self._shards, self._index = shards, index
+
+    def close(self):
+        shards, self._shards = self._shards, None
+        if shards is not None:
+            shards._done(self._index)
 
 
 class SDKHandler(VendorHandler):
@@ -34,8 +86,8 @@ class SDKHandler(VendorHandler):
         super().__init__(provider)
         timeout = httpx2.Timeout(provider.answer_timeout,
                                  connect=provider.connect_timeout_seconds)
-        # One client per provider key, each with its own connection pool.
-        self.clients = [self.make_client(key, timeout) for key in provider.api_keys]
+        self.clients = [ClientShards(functools.partial(self.make_client, key, timeout))
+                        for key in provider.api_keys]
         self._next = itertools.cycle(range(len(self.clients)))
         self._lock = threading.Lock()
 
@@ -43,11 +95,11 @@ class SDKHandler(VendorHandler):
         raise NotImplementedError
 
     def _client(self, key):
-        """The client of key index `key`; without one, each key in turn."""
+        """(lease, client) for key index `key`; without a key, each key in turn."""
         if key is None:
             with self._lock:
                 key = next(self._next)
-        return self.clients[key]
+        return self.clients[key].take()
 
     def _timeout(self, deadline, stream):
         provider = self.provider
@@ -65,22 +117,30 @@ class SDKHandler(VendorHandler):
         """POST a JSON body; UpstreamResponse, or UpstreamStream of SSE events when stream."""
         options = {"headers": {**RAW_STREAM, **(headers or {})},
                    "timeout": self._timeout(call.deadline, stream)}
+        lease, client = self._client(call.key)
         try:
-            response = self._client(call.key).post(path, cast_to=httpx2.Response,
-                                                   content=orjson.dumps(body), options=options)
+            response = client.post(path, cast_to=httpx2.Response, content=orjson.dumps(body),
+                                   options=options)
         except Exception as exc:
+            lease.close()
             raise self.map_error(exc) from exc
         if stream:
             timeouts = response.request.extensions.get("timeout")
             if isinstance(timeouts, dict):
                 timeouts["read"] = self.provider.idle_timeout
-            return UpstreamStream(self._events(response), response.close)
+
+            def close():
+                response.close()
+                lease.close()
+
+            return UpstreamStream(self._events(response, close), close)
         try:
             content = response.read()
         except Exception as exc:
             raise self.map_error(exc) from exc
         finally:
             response.close()
+            lease.close()
         try:
             data = orjson.loads(content)
         except orjson.JSONDecodeError:
@@ -88,13 +148,13 @@ class SDKHandler(VendorHandler):
                                 code="upstream_bad_response") from None
         return UpstreamResponse(body=content, data=data, status=response.status_code)
 
-    def _events(self, response):
+    def _events(self, response, close):
         try:
             yield from iter_events(response.iter_bytes())
         except Exception as exc:
             raise self.map_error(exc) from exc
         finally:
-            response.close()
+            close()
 
     def map_error(self, exc):
         return from_sdk_error(exc, self.sdk, self.provider.name) or exc
@@ -103,5 +163,5 @@ class SDKHandler(VendorHandler):
         return self.post(self.chat_path, body, stream=stream, headers=headers, call=call)
 
     def close(self):
-        for client in self.clients:
-            client.close()
+        for shards in self.clients:
+            shards.close()
