@@ -1,10 +1,13 @@
 """Keep a stream alive while the upstream is silent (thinking models can pause for minutes):
 a reader thread (a greenlet under gevent) pulls frames into a small queue; the response side waits
-on it and sends a ping frame after every `interval` seconds of silence."""
+on it and sends a ping frame after every `interval` seconds of silence. Frames that queued up
+while the response side was busy leave together in one write (under load, fewer and larger
+socket writes instead of one per token)."""
 import queue
 import threading
 
 _END = object()
+DRAIN = 64  # at most this many queued frames are joined into one write
 
 
 def with_keepalive(frames, interval, ping, on_abandon):
@@ -44,13 +47,21 @@ def with_keepalive(frames, interval, ping, on_abandon):
             except queue.Empty:
                 yield ping
                 continue
-            if item is _END:
+            batch = [item]
+            while len(batch) < DRAIN and isinstance(batch[-1], bytes):
+                try:
+                    batch.append(handoff.get_nowait())
+                except queue.Empty:
+                    break
+            if not isinstance(batch[-1], bytes):  # the end, or the reader's exception
+                item = batch.pop()
+                if batch:
+                    yield b"".join(batch)
                 finished = True
-                return
-            if isinstance(item, BaseException):
-                finished = True
+                if item is _END:
+                    return
                 raise item
-            yield item
+            yield b"".join(batch) if len(batch) > 1 else item
     finally:
         if not finished:
             abandoned.set()
