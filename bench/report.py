@@ -100,10 +100,10 @@ def table(rows):
                       _fmt(values.get("litellm")),
                       _fmt_ratio(ratio(gateway, values.get("direct"))),
                       _fmt_ratio(ratio(gateway, values.get("litellm")))))
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *lines)]
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *lines, strict=True)]
 
     def render(cells):
-        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
     out = [render(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [render(line) for line in lines]

@@ -1,6 +1,6 @@
-"""The benchmark: one mock upstream, then the same scenarios against (a) the upstream direct, (b) this
-gateway under gunicorn with production settings, (c) LiteLLM's proxy; prints a table with ratios
-from this one run and writes bench/results/<time>.json (and latest.json).
+"""The benchmark: one mock upstream, then the same scenarios against (a) the upstream direct,
+(b) this gateway under gunicorn with production settings, (c) LiteLLM's proxy; prints a table with
+ratios from this one run and writes bench/results/<time>.json (and latest.json).
 
     make bench                       # or: .venv/bin/python bench/run.py
     BENCH_SECONDS=20 make bench      # longer runs
@@ -15,7 +15,7 @@ import platform
 import shutil
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -87,7 +87,7 @@ def bench_litellm(upstream_url, out):
 def main():
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian/Ubuntu: sudo apt-get install wrk)")
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = targets.BENCH / "results" / stamp
     out.mkdir(parents=True)
     upstream = targets.start_upstream(PORTS["upstream"], out)

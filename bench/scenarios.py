@@ -66,8 +66,8 @@ def run_wrk(target, scenario, out, seconds):
     body_path = out / f"body-{scenario.name}.json"
     body_path.write_text(json.dumps(scenario.body()))
     threads = min(2, scenario.clients)
-    argv = ["wrk", f"-t{threads}", f"-c{scenario.clients}", f"-d{int(round(seconds))}s", "--timeout", "10s",
-            "-s", str(BENCH / "wrk" / "post.lua"), target.endpoint(scenario)]
+    argv = ["wrk", f"-t{threads}", f"-c{scenario.clients}", f"-d{int(round(seconds))}s",
+            "--timeout", "10s", "-s", str(BENCH / "wrk" / "post.lua"), target.endpoint(scenario)]
     env = {**os.environ, "BENCH_BODY": str(body_path), "BENCH_KEY": target.key}
     result = subprocess.run(argv, env=env, capture_output=True, text=True)
     for line in result.stdout.splitlines():

@@ -54,7 +54,7 @@ async def one_stream(host, port, request, timeout, start_gate, delay):
                 return True, first, time.perf_counter() - started, None, started
         return (False, first, time.perf_counter() - started, "closed before the closing frame",
                 started)
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (OSError, TimeoutError) as exc:
         return False, first, time.perf_counter() - started, type(exc).__name__, started
     finally:
         if writer is not None:

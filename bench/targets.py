@@ -26,7 +26,10 @@ class Process:
         self.name, self.url = name, url
         self.log_path = log_path
         self.log = open(log_path, "wb")
-        self.proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **(env or {})},
+        environment = {**os.environ, **(env or {})}
+        for name in [name for name, value in environment.items() if value is None]:
+            del environment[name]  # None: unset
+        self.proc = subprocess.Popen(argv, cwd=cwd, env=environment,
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         self._wait_ready(url + ready_path)
@@ -205,7 +208,7 @@ def start_litellm(executable, port, upstream, out, workers):
     config = out / "litellm.yaml"
     config.write_text(litellm_config(upstream, master_key))
     env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
-           "DATABASE_URL": "", "REDIS_URL": ""}
+           "DATABASE_URL": None, "REDIS_URL": None}
     process = Process("litellm", [str(executable), "--config", str(config), "--host",
                                   "127.0.0.1", "--port", str(port), "--num_workers",
                                   str(workers)],
