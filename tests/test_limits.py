@@ -1,6 +1,7 @@
 """Rate limits and budgets: the Limiter on both stores, and the gateway enforcing them across
 two app instances (sharing Redis when REDIS_URL is set, as in CI)."""
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
@@ -85,6 +86,32 @@ def test_budget_reserves_worst_case_and_settles_to_real_cost(kind):
     assert a.headers()["x-gateway-budget-remaining-usd"] == "0.650000"
     b = lim.admit("b", [scope], 0, Decimal("0.60"))  # 0.35 + 0.60 ≤ 1.00
     assert b.headers()["x-gateway-budget-remaining-usd"] == "0.050000"
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
+def test_redis_budget_keeps_a_running_total_and_drops_stale_reservations():
+    """Open reservations are summed in one field (admission does not scan them); one left by a
+    dead worker is dropped once older than the stale age."""
+    store = make_store("redis")
+    store.stale_seconds = 1
+    lim = Limiter(store, lambda scope, start: Decimal(0))
+    scope = Scope("key:1", max_budget_usd=Decimal("1.00"), budget_period="monthly")
+    tickets = [lim.admit(f"r{i}", [scope], 0, Decimal("0.20")) for i in range(3)]
+    client = store.client
+    [budget_key] = [k for k in client.scan_iter("gw:lim:key:1:b:*") if not k.endswith(b":open")]
+    assert int(client.hget(budget_key, "reserved")) == 600_000_000
+    assert client.zcard(budget_key + b":open") == 3
+    lim.settle(tickets[0], 0, Decimal("0.05"))
+    assert int(client.hget(budget_key, "reserved")) == 400_000_000
+    assert client.zcard(budget_key + b":open") == 2
+    with pytest.raises(RateLimited):  # 0.05 spent + 0.40 open + 0.60 > 1.00
+        lim.admit("big", [scope], 0, Decimal("0.60"))
+    time.sleep(1.1)  # r1 and r2 never settle (their worker died): stale now
+    big = lim.admit("big", [scope], 0, Decimal("0.60"))
+    assert big.headers()["x-gateway-budget-remaining-usd"] == "0.350000"
+    assert int(client.hget(budget_key, "reserved")) == 600_000_000
+    assert client.zrange(budget_key + b":open", 0, -1) == [b"big"]
+    assert client.pttl(budget_key + b":open") > 0
 
 
 @pytest.mark.parametrize("kind", STORES)
