@@ -5,11 +5,10 @@ Most requests find every circuit closed and every key usable, and succeed. So:
   never remembered: those are asked of Redis each time). A circuit opened or a key cooled by
   another worker is therefore seen here at most check_ttl later; this worker's own failures
   forget its remembered verdicts at once.
-- plain successes are sent in batches, at most `flush_seconds` late while requests come (and
-  when the worker stops), in one script call (up to max_batch; while Redis is down only the
-  latest max_batch are kept); any
-  other outcome (a failure, a 429, a probe's result) first sends the batch, so the failure rate
-  it is judged against counts every success before it.
+- plain successes are sent in batches of up to max_batch, in one script call, at most
+  `flush_seconds` late while requests come, and when the worker stops (while Redis is down only
+  the latest max_batch are kept). Any other outcome (a failure, a 429, a probe's result) first
+  sends the batch, so the failure rate it is judged against counts every success before it.
 """
 import threading
 import time
