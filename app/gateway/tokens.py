@@ -9,9 +9,9 @@ Ollama…) are counted with cl100k_base: close, not exact.
 The tokenizer costs ~135 MB of memory once loaded, so it is loaded only where a client sees the
 count (count_tokens, the input tokens of a translated stream's message_start). Reservations for
 TPM limits and budgets, made on every limited request, use `estimate`: per string, the larger of
-its UTF-8 bytes ÷ 4 and its count of words and punctuation marks — within -10 %…+100 % of the
-o200k count on English, code, JSON and CJK text; the real usage replaces it when the request
-settles.
+its UTF-8 bytes ÷ 4 and its count of words and punctuation marks (sampled on long strings) —
+within -10 %…+100 % of the o200k count on English, code, JSON and CJK text; the real usage
+replaces it when the request settles.
 """
 import functools
 import re
@@ -74,11 +74,26 @@ MEDIA_TYPES = frozenset({"image", "image_url", "input_audio", "file", "document"
 PIECES = re.compile(r"\w+|[^\w\s]")
 
 
+SAMPLE = 2048  # characters; a longer string's pieces are counted on three slices of it
+
+
+def _text_tokens(text):
+    """max(UTF-8 bytes ÷ 4, words and punctuation marks), the latter counted on three slices
+    (start, middle, end) of a long text and scaled, so a 200 kB prompt costs what 6 kB does."""
+    if len(text) <= 3 * SAMPLE:
+        pieces = len(PIECES.findall(text))
+    else:
+        middle = (len(text) - SAMPLE) // 2
+        slices = text[:SAMPLE] + " " + text[middle:middle + SAMPLE] + " " + text[-SAMPLE:]
+        pieces = len(PIECES.findall(slices)) * len(text) // len(slices)
+    return max(-(-len(text.encode()) // 4), pieces)
+
+
 def approximate_tokens(value):
     """Quick estimate of the tokens of every string in a JSON value (not its keys); a media part
     counts IMAGE_TOKENS whatever its (base64) size."""
     if isinstance(value, str):
-        return max(-(-len(value.encode()) // 4), len(PIECES.findall(value)))
+        return _text_tokens(value)
     if isinstance(value, list):
         return sum(approximate_tokens(item) for item in value)
     if isinstance(value, dict):
