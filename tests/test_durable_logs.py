@@ -326,3 +326,38 @@ def test_no_request_log_is_lost_while_the_database_is_unreachable(app_factory, t
         assert len(ids) == total and set(ids) == {f"dl-{i}" for i in range(total)}
     finally:
         proxy.stop()
+
+
+def test_a_batch_with_a_row_the_database_rejects_keeps_the_good_rows(app, caplog):
+    """PostgreSQL rejects a model name over 200 characters (SQLite does not check lengths, so
+    there a batch with a duplicate request_id plays the bad row)."""
+    key_id = _key_id(app, create_key(app))
+    good = [log_row(f"good{i}", api_key_id=key_id, attempts=[{"provider": "mock", "status": 200}])
+            for i in range(3)]
+    if DATABASE_URL.startswith("postgresql"):
+        bad = log_row("bad", api_key_id=key_id, model="x" * 201, attempts=None)
+    else:
+        bad = log_row("good0", api_key_id=key_id, surface="anthropic", attempts=None)
+    with app.app_context():
+        request_logs.insert_batch([good[0], bad, good[1], good[2]])
+    assert tuple(_count(app, key_id)) == (3, 3)
+    with app.app_context():
+        row = request_logs.by_request_id("good2")
+        assert row.attempts == [{"provider": "mock", "status": 200}]
+        assert row.surface == "openai"
+        assert request_logs.by_request_id("bad") is None
+    if DATABASE_URL.startswith("postgresql"):
+        assert "request log bad rejected by the database" in caplog.text
+
+
+def test_a_row_without_optional_columns_gets_their_defaults(app):
+    row = log_row("sparse")
+    for name in ("stream", "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens",
+                 "cost_usd", "created_at", "api_key_id", "error_type"):
+        del row[name]
+    with app.app_context():
+        request_logs.insert_batch([row])
+        written = request_logs.by_request_id("sparse")
+    assert (written.stream, written.input_tokens, written.output_tokens, written.cost_usd,
+            written.attempts, written.api_key_id) == (False, 0, 0, Decimal(0), None, None)
+    assert abs((datetime.now(UTC).replace(tzinfo=None) - written.created_at).total_seconds()) < 60
