@@ -21,6 +21,8 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 60))
 keepalive = 75  # above nginx's default upstream keepalive_timeout of 60 s
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
+# Workers only serve: without the `flask db` commands, Flask-Migrate and Alembic stay unloaded.
+raw_env = ["GATEWAY_DB_COMMANDS=0"]
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
 

@@ -60,6 +60,8 @@ class Config:
     LOG_FLUSH_SECONDS = _float("LOG_FLUSH_SECONDS", 0.5)
     # Where request-log rows wait (append-only JSON lines) while the database does not take them.
     LOG_SPOOL_DIR = os.environ.get("LOG_SPOOL_DIR") or str(ROOT / "instance" / "spool")
+    # The `flask db` commands (Flask-Migrate); gunicorn.conf.py turns them off in its workers.
+    DB_COMMANDS = os.environ.get("GATEWAY_DB_COMMANDS", "1") != "0"
     SWAGGER = {"title": "LLM Gateway", "uiversion": 3, "openapi": "3.0.3"}
 
 

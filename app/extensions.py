@@ -1,7 +1,6 @@
 """Flask extensions, created unbound; create_app() binds them to an app."""
 from flasgger import Swagger
 from flask_cors import CORS
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 
@@ -15,7 +14,6 @@ NAMING = {
 }
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
-migrate = Migrate()
 swagger = Swagger()
 cors = CORS()
 

@@ -7,7 +7,7 @@ import uuid
 from flask import g, request
 
 from .config import database_url
-from .extensions import cors, db, migrate, redis_ext, swagger
+from .extensions import cors, db, redis_ext, swagger
 from .gateway.auth import Authenticator
 from .gateway.catalog import load_catalog
 from .gateway.health import Health
@@ -42,7 +42,10 @@ def register_extensions(app):
     if uri.startswith("sqlite:///"):
         os.makedirs(os.path.dirname(uri[len("sqlite:///"):]) or ".", exist_ok=True)
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    if app.config["DB_COMMANDS"]:
+        from flask_migrate import Migrate  # with Alembic: ~11 MB that a serving worker never uses
+
+        Migrate(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     redis_ext.init_app(app)
     origins = [o.strip() for o in app.config.get("CORS_ORIGINS", "").split(",") if o.strip()]
     if origins:

@@ -1,6 +1,10 @@
 """`flask db upgrade` builds exactly the schema the models describe, and `downgrade base`
 removes it."""
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -10,6 +14,7 @@ from app.extensions import db
 from app.gateway.catalog import load_catalog
 from app.vendors.manager import VendorManager
 
+ROOT = Path(__file__).resolve().parent.parent
 APP_TABLES = {"users", "projects", "api_keys", "request_logs"}
 
 
@@ -76,3 +81,16 @@ def test_app_warnings_still_show_after_migrations_ran(app, caplog):
     load_catalog(raw, VendorManager.vendors(), env={})
     assert any("openai" in r.getMessage() and r.name == "app.gateway.catalog"
                for r in caplog.records), "the skipped-provider warning was swallowed"
+
+
+def test_serving_workers_leave_the_db_commands_and_alembic_unloaded(tmp_path):
+    """gunicorn.conf.py sets GATEWAY_DB_COMMANDS=0 for its workers; the flask CLI keeps them."""
+    probe = ("import sys, wsgi; print('migrate' in wsgi.app.extensions, "
+             "any(m.split('.')[0] in ('alembic', 'flask_migrate') for m in sys.modules))")
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}", "REDIS_URL": ""}
+    served = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                            text=True, env={**env, "GATEWAY_DB_COMMANDS": "0"})
+    cli = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                         env=env)
+    assert served.stdout.split() == ["False", "False"], served.stderr
+    assert cli.stdout.split() == ["True", "True"], cli.stderr
