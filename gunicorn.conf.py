@@ -4,6 +4,7 @@ gevent workers: an LLM request is mostly waiting on the vendor, so one worker ho
 open (streaming) requests as greenlets; the SDKs' sockets and Redis become cooperative through
 gevent's monkey-patching and psycopg2 through psycogreen (post_fork below, app/green.py).
 """
+import gc
 import multiprocessing
 import os
 import signal
@@ -47,7 +48,8 @@ def _log_writer(worker):
 
 def post_worker_init(worker):
     """Start the request-log writer now, so spool files left by dead workers are replayed without
-    waiting for a request; and note when SIGTERM comes, to keep worker_exit within the time the
+    waiting for a request; take what the worker loaded out of the cyclic garbage collector's
+    work; and note when SIGTERM comes, to keep worker_exit within the time the
     master grants (it kills the worker graceful_timeout after its SIGTERM)."""
     if worker_class.startswith("gevent"):
         from app.green import use_native_zero_timeout_poll
@@ -56,6 +58,11 @@ def post_worker_init(worker):
     writer = _log_writer(worker)
     if writer is not None:
         writer.start()
+    # What is loaded by now lives as long as the worker: keep it out of the cyclic collector's
+    # full collections. With ~500 requests in flight each one stopped the worker for 150-330 ms
+    # (about every 5 s); frozen, 10-80 ms.
+    gc.collect()
+    gc.freeze()
     handle_exit = worker.handle_exit
 
     def on_sigterm(sig, frame):
