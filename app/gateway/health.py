@@ -56,8 +56,8 @@ class Health:
         return Gate(key=self._next_key(provider.name, free), probe=check.kind == "probe")
 
     def _next_key(self, provider_name, free):
-        if not free:
-            return None
+        if len(free) < 2:
+            return free[0] if free else None
         with self._lock:
             turn = next(self._turns.setdefault(provider_name, itertools.count()))
         return free[turn % len(free)]

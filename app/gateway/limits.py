@@ -81,7 +81,11 @@ class Ticket:
 
 
 def _usd(nano):
-    return f"{(Decimal(max(nano, 0)) / NANO):.6f}"
+    """Nano-dollars as dollars with 6 decimals, rounded half to even (as Decimal's format)."""
+    micro, rest = divmod(max(int(nano), 0), 1000)
+    if rest > 500 or (rest == 500 and micro % 2):
+        micro += 1
+    return f"{micro // 1_000_000}.{micro % 1_000_000:06d}"
 
 
 def to_nano(usd):

@@ -120,15 +120,14 @@ class Gateway:
         if any(s.tpm is not None or s.max_budget_usd is not None for s in scopes):
             tokens, output = estimate(endpoint, body, route)
         reserve = route.entry.price.cost(Usage(input_tokens=tokens, output_tokens=output))
-        record.ticket = self.limiter.admit(record.row["request_id"], scopes, tokens, reserve)
-        record.limit_headers = record.ticket.headers() if record.ticket else {}
+        record.ticket = record.limits = self.limiter.admit(record.row["request_id"], scopes,
+                                                           tokens, reserve)
 
     def _settle(self, record):
         ticket, record.ticket = record.ticket, None
         if ticket is not None:
             usage = record.usage
             self.limiter.settle(ticket, usage.input_tokens + usage.output_tokens, record.cost)
-            record.limit_headers = ticket.headers()
 
     # --- endpoints ---------------------------------------------------------------------------
 

@@ -20,9 +20,14 @@ class RequestRecord:
         self.cost = Decimal(0)
         self.price = None
         self.ticket = None  # limits.Ticket while the request holds limits and a reservation
-        self.limit_headers = {}  # x-ratelimit-* and budget headers for the response
+        self.limits = None  # the request's limits.Ticket, settled or not: its response headers
         self.attempts = []  # every upstream attempt: {provider, model, key, status, error, …}
         self._lease = None  # balancer.Lease of the deployment serving the request
+
+    @property
+    def limit_headers(self):
+        """x-ratelimit-* and budget headers for the response, from the latest figures."""
+        return self.limits.headers() if self.limits is not None else {}
 
     def caller(self, principal):
         self.row.update(api_key_id=principal.key_id, user_id=principal.user_id,

@@ -2,7 +2,7 @@
 import openai
 
 from .base import DEFAULT_CALL
-from .sdk import POOL_LIMITS, SDKHandler
+from .sdk import POOL_LIMITS, RAW_STREAM, SDKHandler
 
 
 class OpenAIHandler(SDKHandler):
@@ -14,8 +14,9 @@ class OpenAIHandler(SDKHandler):
     def make_client(self, api_key, timeout):
         # max_retries=0: the gateway owns the retry loop.
         return openai.OpenAI(api_key=api_key, base_url=self.provider.base_url, timeout=timeout,
-                             max_retries=0, http_client=openai.DefaultHttpx2Client(
-                                 limits=POOL_LIMITS, timeout=timeout))
+                             max_retries=0, default_headers=RAW_STREAM,
+                             http_client=openai.DefaultHttpx2Client(limits=POOL_LIMITS,
+                                                                    timeout=timeout))
 
     def embeddings(self, body, call=DEFAULT_CALL):
         return self.post("/embeddings", body, stream=False, call=call)

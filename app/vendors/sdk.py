@@ -24,6 +24,7 @@ from ..formats.sse import iter_events
 from .base import DEFAULT_CALL, UpstreamResponse, UpstreamStream, VendorHandler
 from .errors import from_sdk_error
 
+# Every request's: the body is sent as bytes, the answer comes back as the raw HTTP response.
 RAW_STREAM = {"X-Stainless-Raw-Response": "stream", "Content-Type": "application/json"}
 # httpcore's connection pool looks at each of its connections on every request (an O(n) scan with
 # a poll() each): with 500 requests in flight in one worker's pool, that scan took a third of the
@@ -86,6 +87,10 @@ class SDKHandler(VendorHandler):
         super().__init__(provider)
         timeout = httpx2.Timeout(provider.answer_timeout,
                                  connect=provider.connect_timeout_seconds)
+        # Without a deadline an attempt's timeouts depend only on whether it streams.
+        self._timeouts = {stream: httpx2.Timeout(
+            provider.first_byte_timeout if stream else provider.answer_timeout,
+            connect=provider.connect_timeout_seconds) for stream in (False, True)}
         self.clients = [ClientShards(functools.partial(self.make_client, key, timeout))
                         for key in provider.api_keys]
         self._next = itertools.cycle(range(len(self.clients)))
@@ -102,21 +107,22 @@ class SDKHandler(VendorHandler):
         return self.clients[key].take()
 
     def _timeout(self, deadline, stream):
+        if deadline is None:
+            return self._timeouts[stream]
         provider = self.provider
         first_byte = provider.first_byte_timeout if stream else provider.answer_timeout
         connect = provider.connect_timeout_seconds
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise UpstreamTimeout(f"No time left to call upstream {provider.name}",
-                                      code="deadline_exceeded")
-            first_byte, connect = min(first_byte, remaining), min(connect, remaining)
-        return httpx2.Timeout(first_byte, connect=connect)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise UpstreamTimeout(f"No time left to call upstream {provider.name}",
+                                  code="deadline_exceeded")
+        return httpx2.Timeout(min(first_byte, remaining), connect=min(connect, remaining))
 
     def post(self, path, body, *, stream, headers=None, call=DEFAULT_CALL):
         """POST a JSON body; UpstreamResponse, or UpstreamStream of SSE events when stream."""
-        options = {"headers": {**RAW_STREAM, **(headers or {})},
-                   "timeout": self._timeout(call.deadline, stream)}
+        options = {"timeout": self._timeout(call.deadline, stream)}
+        if headers:
+            options["headers"] = headers
         lease, client = self._client(call.key)
         try:
             response = client.post(path, cast_to=httpx2.Response, content=orjson.dumps(body),
