@@ -133,6 +133,23 @@ def test_anthropic_handler_speaks_messages_natively(anthropic_handler, upstream)
     assert "anthropic-version" in received.headers
     assert "ant-key" in (received.headers.get("x-api-key", "") +
                          received.headers.get("authorization", ""))
+    assert _sdk_telemetry(received) == []
+
+
+def _sdk_telemetry(received):
+    """x-stainless-* headers but the raw-response switch (the SDK reads it on the request)."""
+    return [name for name in received.headers
+            if name.startswith("x-stainless") and name != "x-stainless-raw-response"]
+
+
+def test_openai_handler_sends_no_sdk_telemetry_headers(openai_handler, upstream):
+    openai_handler.chat(CHAT, stream=False)
+    openai_handler.chat({**CHAT, "stream": True}, stream=True).close()
+    for received in upstream.requests:
+        assert received.headers["authorization"].startswith("Bearer key-")
+        assert received.headers["content-type"] == "application/json"
+        assert "user-agent" in received.headers
+        assert _sdk_telemetry(received) == []
 
 
 def test_anthropic_handler_streams_named_events(anthropic_handler, upstream):

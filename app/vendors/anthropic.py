@@ -2,7 +2,7 @@
 import anthropic
 
 from .base import DEFAULT_CALL
-from .sdk import POOL_LIMITS, RAW_STREAM, SDKHandler
+from .sdk import POOL_LIMITS, SDKHandler
 
 # Client headers forwarded to Anthropic as they are (the SDK adds anthropic-version otherwise).
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
@@ -16,7 +16,8 @@ class AnthropicHandler(SDKHandler):
 
     def make_client(self, api_key, timeout):
         return anthropic.Anthropic(api_key=api_key, base_url=self.provider.base_url,
-                                   timeout=timeout, max_retries=0, default_headers=RAW_STREAM,
+                                   timeout=timeout, max_retries=0,
+                                   default_headers=self.default_headers,
                                    http_client=anthropic.DefaultHttpxClient(limits=POOL_LIMITS,
                                                                             timeout=timeout))
 

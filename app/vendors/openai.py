@@ -2,7 +2,7 @@
 import openai
 
 from .base import DEFAULT_CALL
-from .sdk import POOL_LIMITS, RAW_STREAM, SDKHandler
+from .sdk import POOL_LIMITS, SDKHandler
 
 
 class OpenAIHandler(SDKHandler):
@@ -14,7 +14,7 @@ class OpenAIHandler(SDKHandler):
     def make_client(self, api_key, timeout):
         # max_retries=0: the gateway owns the retry loop.
         return openai.OpenAI(api_key=api_key, base_url=self.provider.base_url, timeout=timeout,
-                             max_retries=0, default_headers=RAW_STREAM,
+                             max_retries=0, default_headers=self.default_headers,
                              http_client=openai.DefaultHttpx2Client(limits=POOL_LIMITS,
                                                                     timeout=timeout))
 

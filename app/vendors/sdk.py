@@ -26,6 +26,15 @@ from .errors import from_sdk_error
 
 # Every request's: the body is sent as bytes, the answer comes back as the raw HTTP response.
 RAW_STREAM = {"X-Stainless-Raw-Response": "stream", "Content-Type": "application/json"}
+# The SDKs' telemetry headers (platform, timeouts, retry count) are left out: they describe the
+# gateway, not the caller, and each header is walked on every request by the SDK, httpx and h11
+# (without them an upstream call costs ~30 us less).
+TELEMETRY_HEADERS = ("X-Stainless-Lang", "X-Stainless-Package-Version", "X-Stainless-OS",
+                     "X-Stainless-Arch", "X-Stainless-Runtime", "X-Stainless-Runtime-Version",
+                     "X-Stainless-Async", "X-Stainless-Timeout", "X-Stainless-Retry-Count",
+                     "X-Stainless-Read-Timeout")
+# The openai SDK adds these two per request unless the request's own headers omit them.
+PER_REQUEST_TELEMETRY = ("X-Stainless-Retry-Count", "X-Stainless-Read-Timeout")
 # httpcore's connection pool looks at each of its connections on every request (an O(n) scan with
 # a poll() each): with 500 requests in flight in one worker's pool, that scan took a third of the
 # worker's time. So each provider key has up to POOL_SHARDS SDK clients, each with its own pool;
@@ -87,6 +96,9 @@ class SDKHandler(VendorHandler):
         super().__init__(provider)
         timeout = httpx2.Timeout(provider.answer_timeout,
                                  connect=provider.connect_timeout_seconds)
+        omit = self.sdk.Omit()
+        self.default_headers = {**RAW_STREAM, **dict.fromkeys(TELEMETRY_HEADERS, omit)}
+        self._request_headers = dict.fromkeys(PER_REQUEST_TELEMETRY, omit)
         # Without a deadline an attempt's timeouts depend only on whether it streams.
         self._timeouts = {stream: httpx2.Timeout(
             provider.first_byte_timeout if stream else provider.answer_timeout,
@@ -120,9 +132,9 @@ class SDKHandler(VendorHandler):
 
     def post(self, path, body, *, stream, headers=None, call=DEFAULT_CALL):
         """POST a JSON body; UpstreamResponse, or UpstreamStream of SSE events when stream."""
-        options = {"timeout": self._timeout(call.deadline, stream)}
-        if headers:
-            options["headers"] = headers
+        options = {"timeout": self._timeout(call.deadline, stream),
+                   "headers": {**self._request_headers, **headers} if headers
+                   else self._request_headers}
         lease, client = self._client(call.key)
         try:
             response = client.post(path, cast_to=httpx2.Response, content=orjson.dumps(body),
