@@ -4,6 +4,7 @@ import threading
 import time
 
 from .limits import STALE_SECONDS, Verdict, to_nano
+from .redis_replies import DeferredReplies
 
 NONE = -1  # "no limit" in the Lua scripts' arguments
 
@@ -134,6 +135,7 @@ class RedisStore:
         self.stale_seconds = STALE_SECONDS  # tests shorten it
         self._acquire = client.register_script(ACQUIRE)
         self._release = client.register_script(RELEASE)
+        self.settles = DeferredReplies(client)  # the answer does not wait for a settle's reply
 
     def _key(self, ask):
         return f"{self.prefix}:{ask.scope.name}"
@@ -168,7 +170,7 @@ class RedisStore:
             args += [self._key(ask), "x" if s.tpm is None else tokens_used - ask.tokens,
                      0 if s.max_parallel is None else 1,
                      "" if s.max_budget_usd is None else ask.period_id, cost_nano]
-        self._release(args=args)
+        self.settles.run(self._release, args)
 
 
 class MemoryStore:
