@@ -31,9 +31,11 @@ class RedisExtension:
         if url:
             import redis
 
+            # socket_read_size: each connection's read buffer; redis-py's 64 KB default is
+            # 4 MB a worker over 64 connections, for replies of a few dozen bytes.
             pool = redis.BlockingConnectionPool.from_url(
                 url, max_connections=app.config["REDIS_MAX_CONNECTIONS"], timeout=5,
-                socket_timeout=5, health_check_interval=30)
+                socket_timeout=5, health_check_interval=30, socket_read_size=8192)
             client = redis.Redis(connection_pool=pool)
         app.extensions["redis"] = client
 
