@@ -1,7 +1,7 @@
 """Turn the raw results of one run into the figures the issue asks for, with every gateway figure as
 a ratio to the direct upstream and to LiteLLM, and print them as a table."""
 
-TARGETS = ("direct", "gateway", "litellm")
+TARGETS = ("direct", "floor", "gateway", "litellm")
 
 
 def _get(results, target, scenario, *path):
@@ -30,14 +30,13 @@ def figures(results, upstream_delay_s):
     def added(t, scenario="c1", pct="p50"):
         value = _ms(_get(results, t, scenario, "latency_us", pct))
         base = _ms(_get(results, "direct", scenario, "latency_us", pct))
-        return None if value is None or base is None or t == "direct" else value - base
+        return None if value is None or base is None else value - base
 
     add("latency p50 at 1 client", "ms", True,
         per_target(lambda t: _ms(_get(results, t, "c1", "latency_us", "p50"))))
-    add("added latency p50 at 1 client", "ms", True,
-        per_target(lambda t: added(t) if t != "direct" else 0.0))
+    add("added latency p50 at 1 client", "ms", True, per_target(added))
     add("added latency p99 at 1 client", "ms", True,
-        per_target(lambda t: added(t, pct="p99") if t != "direct" else 0.0))
+        per_target(lambda t: added(t, pct="p99")))
     for scenario, label in (("c16", "16 clients"), ("c256", "256 clients"),
                             ("anthropic-c16", "16 clients, Anthropic format")):
         add(f"requests/s, {label}", "req/s", False,
@@ -100,15 +99,15 @@ def _fmt_ratio(value):
 
 
 def table(rows):
-    header = ("figure", "direct", "gateway", "litellm", "gw/direct", "gw/litellm")
+    header = ("figure", "direct", "floor", "gateway", "litellm", "gw/direct", "gw/floor",
+              "gw/litellm")
     lines = []
     for name, unit, values, _ in rows:
         label = f"{name} ({unit})" if unit else name
         gateway = values.get("gateway")
-        lines.append((label, _fmt(values.get("direct")), _fmt(gateway),
-                      _fmt(values.get("litellm")),
-                      _fmt_ratio(ratio(gateway, values.get("direct"))),
-                      _fmt_ratio(ratio(gateway, values.get("litellm")))))
+        lines.append((label, *(_fmt(values.get(t)) for t in TARGETS),
+                      *(_fmt_ratio(ratio(gateway, values.get(t)))
+                        for t in ("direct", "floor", "litellm"))))
     widths = [max(len(str(c)) for c in column) for column in zip(header, *lines, strict=True)]
 
     def render(cells):

@@ -1,5 +1,6 @@
 """The benchmark: one mock upstream, then the same scenarios against (a) the upstream direct,
-(b) this gateway under gunicorn with production settings, (c) LiteLLM's proxy; prints a table with
+(b) this gateway under gunicorn with production settings, the floor (the same server forwarding
+through the same SDKs with none of the gateway's work), (c) LiteLLM's proxy; prints a table with
 ratios from this one run and writes bench/results/<time>.json (and latest.json).
 
     make bench                       # or: .venv/bin/python bench/run.py
@@ -31,7 +32,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1))
 STREAM_RAMP_SECONDS = 0.9  # the slow stream lasts ~1 s: starts spread over 0.9 s all overlap
 UPSTREAM_DELAY_S = 1.0
-PORTS = {"upstream": 18080, "gateway": 18000, "litellm": 18400}
+PORTS = {"upstream": 18080, "gateway": 18000, "floor": 18200, "litellm": 18400}
 
 
 def say(text):
@@ -63,6 +64,16 @@ def bench_gateway(upstream_url, out):
     finally:
         process.stop()
     results["request_logs"] = targets.count_logs(DATABASE_URL)
+    return results
+
+
+def bench_floor(upstream_url, out):
+    process = targets.start_floor(PORTS["floor"], upstream_url, out)
+    try:
+        results = measure(scenarios.Target("floor", process.url, "floor"), out)
+        results["peak_rss_mb"] = process.peak_rss_mb()
+    finally:
+        process.stop()
     return results
 
 
@@ -98,6 +109,8 @@ def main():
                                     out)
         say(f"gateway (gunicorn, {WORKERS} gevent workers, PostgreSQL, Redis)")
         results["gateway"] = bench_gateway(upstream.url, out)
+        say("floor: the same server and SDK calls without the gateway (bench/floor_app.py)")
+        results["floor"] = bench_floor(upstream.url, out)
         litellm = bench_litellm(upstream.url, out)
         if litellm is not None:
             results["litellm"] = litellm
@@ -115,6 +128,8 @@ def main():
         "figures": [{"figure": name, "unit": unit, **values,
                      "gateway_vs_direct": report.ratio(values.get("gateway"),
                                                        values.get("direct")),
+                     "gateway_vs_floor": report.ratio(values.get("gateway"),
+                                                      values.get("floor")),
                      "gateway_vs_litellm": report.ratio(values.get("gateway"),
                                                         values.get("litellm"))}
                     for name, unit, values, _ in rows],

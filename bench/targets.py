@@ -174,6 +174,14 @@ def start_gateway(port, upstream, out, database_url, redis_url):
     return process, key
 
 
+def start_floor(port, upstream, out):
+    """bench/floor_app.py under the gateway's gunicorn.conf.py: the stack without the gateway."""
+    env = {"BENCH_UPSTREAM": upstream, "GATEWAY_BIND": f"127.0.0.1:{port}", "LOG_LEVEL": "warning"}
+    return Process("floor", [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "gunicorn.conf.py",
+                             "--pythonpath", str(BENCH), "floor_app:app"],
+                   f"http://127.0.0.1:{port}", "/health", out / "floor.log", env=env)
+
+
 def litellm_config(upstream, master_key):
     cost = "input_cost_per_token: 0.00000015, output_cost_per_token: 0.0000006"
     lines = ["model_list:"]
