@@ -361,3 +361,12 @@ def test_a_row_without_optional_columns_gets_their_defaults(app):
     assert (written.stream, written.input_tokens, written.output_tokens, written.cost_usd,
             written.attempts, written.api_key_id) == (False, 0, 0, Decimal(0), None, None)
     assert abs((datetime.now(UTC).replace(tzinfo=None) - written.created_at).total_seconds()) < 60
+
+
+def test_a_batch_larger_than_one_statement_is_written_whole(app):
+    key_id = _key_id(app, create_key(app))
+    rows = [log_row(f"page{i}", api_key_id=key_id) for i in range(2 * request_logs.PAGE_ROWS + 50)]
+    with app.app_context():
+        request_logs.insert_batch(rows)
+        request_logs.insert_batch(rows[-60:])  # again: already written, skipped
+    assert tuple(_count(app, key_id)) == (len(rows), len(rows))
