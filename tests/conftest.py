@@ -99,6 +99,17 @@ def _clean_tables():
             conn.execute(table.delete())
 
 
+@pytest.fixture
+def redis_client():
+    """A client of the REDIS_URL server; the test is skipped without one."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("REDIS_URL not set")
+    client = redis.Redis.from_url(url)
+    yield client
+    client.close()
+
+
 def _clear_redis_limits():
     """Limit counters, circuits and provider-key cooldowns shared through Redis start afresh."""
     url = os.environ.get("REDIS_URL")

@@ -1,7 +1,6 @@
 """BatchedHealthStore (health_batch.py) over a real RedisHealthStore: all-clear checks remembered
 for check_ttl, plain successes sent in batches through RECORD_SUCCESSES, and every other outcome
 sending the batch first. Needs REDIS_URL (skipped without it), except plain_success()."""
-import os
 import uuid
 
 import pytest
@@ -45,13 +44,8 @@ class Recording:
 
 
 @pytest.fixture
-def client():
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        pytest.skip("REDIS_URL not set")
-    client = redis.Redis.from_url(url)
-    yield client
-    client.close()
+def client(redis_client):
+    return redis_client
 
 
 @pytest.fixture

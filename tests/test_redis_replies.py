@@ -13,14 +13,11 @@ from tests.conftest import create_key, serving
 
 REDIS_URL = os.environ.get("REDIS_URL")
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
-INCR = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 
 
 @pytest.fixture
-def client():
-    client = redis.Redis.from_url(REDIS_URL)
-    yield client
-    client.close()
+def client(redis_client):
+    return redis_client
 
 
 @pytest.fixture
