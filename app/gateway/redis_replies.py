@@ -45,7 +45,7 @@ class DeferredReplies:
             self._start()
 
     def wait(self, timeout=5.0):
-        """Until every reply sent so far is read (tests; shutdown). True if within timeout."""
+        """Until every reply sent so far is read (tests). True if within timeout."""
         done = threading.Event()
         self._sent.put((None, done, None))
         if self._thread is None:
@@ -84,4 +84,4 @@ class DeferredReplies:
         try:
             script(args=args)
         except Exception:
-            log.exception("deferred Redis call failed again after loading its script")
+            log.exception("deferred Redis call failed when run again")

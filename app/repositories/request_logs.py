@@ -54,10 +54,10 @@ def _dump_json(value):
 
 
 def _insert_values(rows):
-    """PostgreSQL: the batch as one INSERT … VALUES (…), (…) … ON CONFLICT DO NOTHING through
-    psycopg2's execute_values, JSON by orjson. It costs the worker about 14 µs a row; SQLAlchemy's
-    insertmanyvalues, with the standard library's json for `attempts`, about 34 — and the log
-    writer shares the worker's event loop with the requests."""
+    """PostgreSQL: the batch as INSERT … VALUES (…), (…) … ON CONFLICT DO NOTHING statements of
+    PAGE_ROWS rows, through psycopg2's execute_values, JSON by orjson. It costs the worker about
+    14 µs a row; SQLAlchemy's insertmanyvalues, with the standard library's json for `attempts`,
+    about 34 — and the log writer shares the worker's event loop with the requests."""
     values = []
     for row in rows:
         value = []

@@ -94,15 +94,15 @@ class SDKHandler(VendorHandler):
 
     def __init__(self, provider):
         super().__init__(provider)
-        timeout = httpx2.Timeout(provider.answer_timeout,
-                                 connect=provider.connect_timeout_seconds)
         omit = self.sdk.Omit()
         self.default_headers = {**RAW_STREAM, **dict.fromkeys(TELEMETRY_HEADERS, omit)}
         self._request_headers = dict.fromkeys(PER_REQUEST_TELEMETRY, omit)
-        # Without a deadline an attempt's timeouts depend only on whether it streams.
+        # Without a deadline an attempt's timeouts depend only on whether it streams; the
+        # non-streamed ones are also the clients' defaults.
         self._timeouts = {stream: httpx2.Timeout(
             provider.first_byte_timeout if stream else provider.answer_timeout,
             connect=provider.connect_timeout_seconds) for stream in (False, True)}
+        timeout = self._timeouts[False]
         self.clients = [ClientShards(functools.partial(self.make_client, key, timeout))
                         for key in provider.api_keys]
         self._next = itertools.cycle(range(len(self.clients)))
