@@ -12,32 +12,30 @@ from app.gateway.redis_replies import DeferredReplies
 from tests.conftest import create_key, serving
 
 REDIS_URL = os.environ.get("REDIS_URL")
-pytestmark = pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
+INCRBY = "return redis.call('INCRBY', ARGV[1], ARGV[2])"
 
 
 @pytest.fixture
 def client(redis_client):
-    return redis_client
+    """A Redis client and a key of its own, deleted after the test."""
+    key = f"test:deferred:{uuid.uuid4().hex}"
+    yield redis_client, key
+    redis_client.delete(key)
 
 
-@pytest.fixture
-def key(client):
-    name = f"test:deferred:{uuid.uuid4().hex}"
-    yield name
-    client.delete(name)
-
-
-def test_a_call_is_run_before_any_command_sent_after_it(client, key):
-    script = client.register_script("return redis.call('INCRBY', ARGV[1], ARGV[2])")
+def test_a_call_is_run_before_any_command_sent_after_it(client):
+    client, key = client
+    script = client.register_script(INCRBY)
     replies = DeferredReplies(client)
     for _ in range(20):
         replies.run(script, [key, 1])
-    assert int(client.get(key)) == 20  # read on another connection, before any reply was read
+    assert int(client.get(key)) == 20  # on another connection: Redis ran them first
     assert replies.wait()
 
 
-def test_a_script_redis_lost_is_loaded_and_run(client, key):
-    script = client.register_script("return redis.call('INCRBY', ARGV[1], ARGV[2])")
+def test_a_script_redis_lost_is_loaded_and_run(client):
+    client, key = client
+    script = client.register_script(INCRBY)
     replies = DeferredReplies(client)
     replies.run(script, [key, 1])
     assert replies.wait()
@@ -47,8 +45,9 @@ def test_a_script_redis_lost_is_loaded_and_run(client, key):
     assert int(client.get(key)) == 6
 
 
-def test_a_pooled_connection_redis_closed_still_runs_the_call(client, key):
-    script = client.register_script("return redis.call('INCRBY', ARGV[1], ARGV[2])")
+def test_a_pooled_connection_redis_closed_still_runs_the_call(client):
+    client, key = client
+    script = client.register_script(INCRBY)
     replies = DeferredReplies(client)
     replies.run(script, [key, 1])
     assert replies.wait()
@@ -60,6 +59,7 @@ def test_a_pooled_connection_redis_closed_still_runs_the_call(client, key):
     assert int(client.get(key)) == 3
 
 
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL: settles go to Redis")
 def test_a_sequential_client_with_one_parallel_slot_is_never_refused(app_factory):
     """Each answer leaves before its settle's reply is read; the next request, sent after the
     answer, must find the slot free, on either instance."""
