@@ -1,4 +1,5 @@
 """Vendor handlers against the real mock upstream (real sockets), and the VendorManager."""
+import ssl
 import time
 
 import orjson
@@ -258,3 +259,13 @@ def test_streams_hold_their_pool_until_closed(openai_handler, upstream):
     assert in_flight() == 1
     list(stream)
     assert in_flight() == 0
+
+
+def test_every_sdk_client_of_the_process_shares_one_tls_context(openai_handler, anthropic_handler):
+    from app.vendors.sdk import tls_context
+
+    clients = [openai_handler.clients[0].take()[1], openai_handler.clients[1].take()[1],
+               anthropic_handler.clients[0].take()[1]]
+    contexts = {id(client._client._transport._pool._ssl_context) for client in clients}
+    assert contexts == {id(tls_context())}
+    assert tls_context().verify_mode == ssl.CERT_REQUIRED and tls_context().check_hostname

@@ -2,7 +2,7 @@
 import openai
 
 from .base import DEFAULT_CALL
-from .sdk import POOL_LIMITS, SDKHandler
+from .sdk import POOL_LIMITS, SDKHandler, tls_context
 
 
 class OpenAIHandler(SDKHandler):
@@ -16,7 +16,8 @@ class OpenAIHandler(SDKHandler):
         return openai.OpenAI(api_key=api_key, base_url=self.provider.base_url, timeout=timeout,
                              max_retries=0, default_headers=self.default_headers,
                              http_client=openai.DefaultHttpx2Client(limits=POOL_LIMITS,
-                                                                    timeout=timeout))
+                                                                    timeout=timeout,
+                                                                    verify=tls_context()))
 
     def embeddings(self, body, call=DEFAULT_CALL):
         return self.post("/embeddings", body, stream=False, call=call)
