@@ -51,7 +51,8 @@ class Config:
     # Ping (Anthropic) / SSE comment (OpenAI) after this many seconds of upstream silence; 0: off.
     STREAM_KEEPALIVE_SECONDS = _float("STREAM_KEEPALIVE_SECONDS", 10.0)
     # With Redis: an all-clear health check of a deployment is reused for this long, and
-    # successes are sent to Redis in batches at most this late (health_batch.py); 0: at once.
+    # successes are sent to Redis in batches at most this late (routing/health_batch.py); 0: at
+    # once.
     HEALTH_CHECK_CACHE_SECONDS = _float("HEALTH_CHECK_CACHE_SECONDS", 1.0)
     HEALTH_FLUSH_SECONDS = _float("HEALTH_FLUSH_SECONDS", 1.0)
     # Request-log writer: queue bound, batch size, longest wait before a partial batch is written.

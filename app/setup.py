@@ -9,15 +9,15 @@ from flask import g, request
 from .config import database_url
 from .extensions import cors, db, redis_ext, swagger
 from .gateway.auth import Authenticator
-from .gateway.catalog import load_catalog
-from .gateway.health import Health
-from .gateway.health_batch import BatchedHealthStore
-from .gateway.health_stores import MemoryHealthStore, RedisHealthStore
-from .gateway.limit_stores import MemoryStore, RedisStore
-from .gateway.limits import Limiter
-from .gateway.logwriter import RequestLogWriter
+from .gateway.catalog.loader import load_catalog
+from .gateway.limits.limiter import Limiter
+from .gateway.limits.stores import MemoryStore, RedisStore
+from .gateway.logs.writer import RequestLogWriter
 from .gateway.pipeline import Gateway
-from .gateway.routing import Router
+from .gateway.routing.health import Health
+from .gateway.routing.health_batch import BatchedHealthStore
+from .gateway.routing.health_stores import MemoryHealthStore, RedisHealthStore
+from .gateway.routing.router import Router
 from .repositories import budgets, principals, request_logs
 from .vendors.manager import VendorManager
 

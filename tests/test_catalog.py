@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.gateway.catalog import (
+from app.gateway.catalog.loader import (
     ANTHROPIC_DEFAULT_MODELS,
     OPENAI_DEFAULT_MODELS,
     ConfigError,
@@ -45,10 +45,10 @@ ENV = {"OPENAI_API_KEY": "sk-openai", "ANTHROPIC_API_KEY": "sk-ant",
 @pytest.fixture
 def catalog_log(caplog):
     # Alembic's fileConfig (run by `flask db upgrade` in other tests) disables existing loggers.
-    logger = logging.getLogger("app.gateway.catalog")
+    logger = logging.getLogger("app.gateway.catalog.loader")
     disabled = logger.disabled
     logger.disabled = False
-    caplog.set_level(logging.WARNING, logger="app.gateway.catalog")
+    caplog.set_level(logging.WARNING, logger="app.gateway.catalog.loader")
     yield caplog
     logger.disabled = disabled
 

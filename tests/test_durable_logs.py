@@ -17,10 +17,10 @@ from sqlalchemy.engine import make_url
 
 from app.config import database_url
 from app.extensions import db
-from app.gateway import spool as spool_mod
 from app.gateway.auth import hash_key
-from app.gateway.logwriter import RequestLogWriter
-from app.gateway.spool import Spool, encode
+from app.gateway.logs import spool as spool_mod
+from app.gateway.logs.spool import Spool, encode
+from app.gateway.logs.writer import RequestLogWriter
 from app.models import ApiKey, RequestLog
 from app.repositories import principals, request_logs
 from tests.conftest import DATABASE_URL, create_key, log_row, serving

@@ -6,9 +6,9 @@ import uuid
 import pytest
 import redis
 
-from app.gateway.catalog_fields import CircuitSettings
-from app.gateway.health_batch import BatchedHealthStore, plain_success
-from app.gateway.health_stores import Outcome, RedisHealthStore
+from app.gateway.catalog.fields import CircuitSettings
+from app.gateway.routing.health_batch import BatchedHealthStore, plain_success
+from app.gateway.routing.health_stores import Outcome, RedisHealthStore
 
 CIRCUIT = CircuitSettings(window_seconds=60, min_requests=2, failure_rate=0.5, cooldown_seconds=30)
 

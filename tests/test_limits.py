@@ -13,8 +13,8 @@ import requests
 
 from app.errors import RateLimited
 from app.gateway import tokens
-from app.gateway.limit_stores import MemoryStore, RedisStore
-from app.gateway.limits import Limiter, Scope
+from app.gateway.limits.limiter import Limiter, Scope
+from app.gateway.limits.stores import MemoryStore, RedisStore
 from tests.conftest import _clear_redis_limits, create_key, log_row, logged, serving
 from tests.mock_upstream import Reply, openai_completion
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from app.gateway.logwriter import RequestLogWriter
+from app.gateway.logs.writer import RequestLogWriter
 
 
 def rows(n, start=0):

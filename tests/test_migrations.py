@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from app.extensions import db
-from app.gateway.catalog import load_catalog
+from app.gateway.catalog.loader import load_catalog
 from app.vendors.manager import VendorManager
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +79,7 @@ def test_app_warnings_still_show_after_migrations_ran(app, caplog):
            "models": [{"name": "mock-echo", "deployments": [{"provider": "mock",
                                                              "model": "echo"}]}]}
     load_catalog(raw, VendorManager.vendors(), env={})
-    assert any("openai" in r.getMessage() and r.name == "app.gateway.catalog"
+    assert any("openai" in r.getMessage() and r.name == "app.gateway.catalog.loader"
                for r in caplog.records), "the skipped-provider warning was swallowed"
 
 

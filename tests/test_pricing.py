@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.gateway.catalog import ConfigError
+from app.gateway.catalog.loader import ConfigError
 from app.gateway.pricing import BUILTIN_PRICES, Price, Usage, builtin_price
 
 D = Decimal

@@ -1,6 +1,6 @@
-"""DeferredReplies (app/gateway/redis_replies.py) on a real Redis: a call is sent at once and its
-reply read later, and the gateway's settles go that way without a client ever seeing its own
-previous request still in flight."""
+"""DeferredReplies (app/gateway/limits/redis_replies.py) on a real Redis: a call is sent at
+once and its reply read later, and the gateway's settles go that way without a client ever
+seeing its own previous request still in flight."""
 import os
 import uuid
 
@@ -8,7 +8,7 @@ import pytest
 import redis
 import requests
 
-from app.gateway.redis_replies import DeferredReplies
+from app.gateway.limits.redis_replies import DeferredReplies
 from tests.conftest import create_key, serving
 
 REDIS_URL = os.environ.get("REDIS_URL")

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from app.gateway.catalog_fields import CircuitSettings
-from app.gateway.health_stores import Outcome
+from app.gateway.catalog.fields import CircuitSettings
+from app.gateway.routing.health_stores import Outcome
 from tests.conftest import create_key
 from tests.mock_upstream import Reply
 from tests.resilience_helpers import REDIS_URL, chat, config, gateway, model, served_by

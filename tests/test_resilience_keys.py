@@ -7,8 +7,8 @@ import time
 import pytest
 import redis
 
-from app.gateway.catalog_fields import CircuitSettings
-from app.gateway.health_stores import MemoryHealthStore, Outcome, RedisHealthStore
+from app.gateway.catalog.fields import CircuitSettings
+from app.gateway.routing.health_stores import MemoryHealthStore, Outcome, RedisHealthStore
 from tests.conftest import _clear_redis_limits, create_key
 from tests.mock_upstream import Reply
 from tests.resilience_helpers import REDIS_URL, chat, config, gateway, key_of, model, provider
@@ -82,12 +82,12 @@ def test_other_deployments_serve_while_one_providers_keys_cool(app_factory, upst
 def test_401_takes_the_key_out_and_says_so_loudly(app_factory, upstream, caplog):
     app, key = gateway(app_factory, solo(upstream, ("secret-key-one", "secret-key-two")))
     upstream.script(Reply(status=401, json={"error": {"message": "invalid key"}}))
-    with caplog.at_level(logging.ERROR, logger="app.gateway.health"):
+    with caplog.at_level(logging.ERROR, logger="app.gateway.routing.health"):
         failed = chat(app, key, "solo")
     assert failed.status_code == 502
     assert failed.get_json()["error"]["code"] == "upstream_auth_failed"
     assert len(upstream.requests) == 1  # not retried: the answer is given at once
-    [record] = [r for r in caplog.records if r.name == "app.gateway.health"]
+    [record] = [r for r in caplog.records if r.name == "app.gateway.routing.health"]
     assert record.levelno == logging.ERROR
     message = record.getMessage()
     assert "dep-a" in message and "#0" in message and "secret" not in message

@@ -5,8 +5,8 @@ from collections import Counter
 
 import pytest
 
-from app.gateway.catalog import ConfigError, load_catalog
-from app.gateway.routing import Router
+from app.gateway.catalog.loader import ConfigError, load_catalog
+from app.gateway.routing.router import Router
 from app.vendors.manager import VendorManager
 from tests.conftest import logged, serving
 from tests.mock_upstream import Reply, Stream, openai_chunks

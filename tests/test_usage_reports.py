@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from app.extensions import db
-from app.gateway.periods import window
+from app.gateway.limits.periods import window
 from app.models import ApiKey, utcnow
 from app.repositories import keys as key_repo
 from app.repositories import projects as project_repo

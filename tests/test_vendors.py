@@ -13,7 +13,7 @@ from app.errors import (
     UpstreamOverloaded,
     UpstreamTimeout,
 )
-from app.gateway.catalog import Provider
+from app.gateway.catalog.loader import Provider
 from app.vendors.anthropic import AnthropicHandler
 from app.vendors.base import UpstreamResponse, UpstreamStream
 from app.vendors.manager import VendorManager

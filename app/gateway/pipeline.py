@@ -12,12 +12,12 @@ import orjson
 from ..errors import GatewayError, InternalError, InvalidRequest
 from ..formats import anthropic_messages, openai_chat
 from . import exchanges
-from .attempts import DEPLOYMENT_HEADER, Attempts
-from .health import Health
-from .health_stores import MemoryHealthStore
 from .keepalive import with_keepalive
 from .pricing import Usage
 from .record import RequestRecord
+from .routing.attempts import DEPLOYMENT_HEADER, Attempts
+from .routing.health import Health
+from .routing.health_stores import MemoryHealthStore
 from .tokens import estimate
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from flask import Blueprint, request
 
 from .. import governance as gov
 from ..errors import AuthenticationFailed, InvalidRequest
-from ..gateway.periods import window
+from ..gateway.limits.periods import window
 from ..models import utcnow
 from ..repositories import usage as usage_repo
 from . import caller, require_admin

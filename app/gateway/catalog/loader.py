@@ -3,7 +3,7 @@
 Loaded from the GATEWAY_CONFIG YAML (or a mapping with the same shape), with ${VAR} expanded from
 the environment. Errors name the bad field, e.g. "models[1].deployments[0].provider: unknown
 provider 'foo'". A provider whose keys all expand to empty is skipped with a warning.
-Resilience settings (strategies, retries, fallbacks, cooldowns): see catalog_fields.py.
+Resilience settings (strategies, retries, fallbacks, cooldowns): see fields.py.
 """
 import logging
 import os
@@ -12,8 +12,9 @@ from dataclasses import dataclass, field, replace
 
 import yaml
 
-from .catalog_defaults import ANTHROPIC_DEFAULT_MODELS, OPENAI_DEFAULT_MODELS, default_config
-from .catalog_fields import (
+from ..pricing import Price, builtin_max_output, builtin_price
+from .defaults import ANTHROPIC_DEFAULT_MODELS, OPENAI_DEFAULT_MODELS, default_config
+from .fields import (
     CircuitSettings,
     ConfigError,
     Resilience,
@@ -25,7 +26,6 @@ from .catalog_fields import (
     positive_int,
     unknown_fields,
 )
-from .pricing import Price, builtin_max_output, builtin_price
 
 log = logging.getLogger(__name__)
 

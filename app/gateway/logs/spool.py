@@ -26,7 +26,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "instance" / "spool"
+DEFAULT_DIR = Path(__file__).resolve().parents[3] / "instance" / "spool"
 _NAME = re.compile(r"^requests-(\d+)-([0-9a-f]+)(?:\.adopted-\d+)?\.jsonl$")
 _LIVE = set()  # "<pid>-<token>" of this process's open spools
 _LIVE_LOCK = threading.Lock()

@@ -2,7 +2,7 @@
 so no request waits on the database for its log, and no row is lost (DESIGN.md §8).
 
 - A batch the database does not take (down, unreachable, any error) is appended to this writer's
-  spool file (app/gateway/spool.py: JSON lines, fsync'd once per batch), and so is a row
+  spool file (app/gateway/logs/spool.py: JSON lines, fsync'd once per batch), and so is a row
   submitted while the queue is full: submit() never blocks, never raises, never drops.
 - While the spool holds rows, newer rows are appended behind them (order is kept) and the writer
   probes the database with the oldest spooled batch, backing off from retry_seconds to

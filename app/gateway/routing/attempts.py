@@ -13,7 +13,7 @@ import math
 import random
 import time
 
-from ..errors import GatewayError, RateLimited, UpstreamError, UpstreamTimeout
+from ...errors import GatewayError, RateLimited, UpstreamError, UpstreamTimeout
 
 DEPLOYMENT_HEADER = "x-gateway-deployment"
 

@@ -3,8 +3,8 @@ strategy, see balancer.py), then those of its fallback models (each in its own o
 import random
 from dataclasses import dataclass
 
-from ..errors import InvalidRequest, NotFound, PermissionDenied
-from ..vendors.base import Call
+from ...errors import InvalidRequest, NotFound, PermissionDenied
+from ...vendors.base import Call
 from .balancer import DeploymentStats, order
 
 

@@ -29,7 +29,7 @@ class Outcome:
     """What an attempt tells the store. outcome: True ok, False failed, None neutral."""
     deployment: str
     outcome: bool | None
-    circuit: object  # catalog_fields.CircuitSettings
+    circuit: object  # catalog.fields.CircuitSettings
     probe: bool
     member: str  # unique id of this attempt (the window's entry)
     provider: str

@@ -3,7 +3,7 @@ again after a delay that doubles from `first` up to `longest` seconds."""
 import logging
 import time
 
-log = logging.getLogger("app.gateway.logwriter")
+log = logging.getLogger("app.gateway.logs.writer")
 
 
 class Outage:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from ..errors import RateLimited
+from ...errors import RateLimited
 from .periods import window
 
 NANO = Decimal(1_000_000_000)  # budgets are counted in integer nano-dollars

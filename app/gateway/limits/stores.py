@@ -3,7 +3,7 @@ import math
 import threading
 import time
 
-from .limits import STALE_SECONDS, Verdict, to_nano
+from .limiter import STALE_SECONDS, Verdict, to_nano
 from .redis_replies import DeferredReplies
 
 NONE = -1  # "no limit" in the Lua scripts' arguments
