@@ -1,5 +1,20 @@
 """Field checks shared by the request validators of both surfaces; errors name the field."""
+import orjson
+
 from ..errors import InvalidRequest
+
+
+def parse_json_object(raw):
+    if not raw or not raw.strip():
+        raise InvalidRequest("Request body is empty; expected a JSON object.", code="invalid_json")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"Request body is not valid JSON: {exc}",
+                             code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("Request body must be a JSON object.", code="invalid_json")
+    return body
 
 
 def invalid(message, param):

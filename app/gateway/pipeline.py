@@ -7,10 +7,9 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-import orjson
-
 from ..errors import GatewayError, InternalError, InvalidRequest
 from ..formats import anthropic_messages, openai_chat
+from ..formats.checks import parse_json_object
 from . import exchanges
 from .keepalive import with_keepalive
 from .pricing import Usage
@@ -41,19 +40,6 @@ class Reply:
     stream: Iterator[bytes] | None = None
     status: int = 200
     headers: dict = field(default_factory=dict)
-
-
-def parse_json_object(raw):
-    if not raw or not raw.strip():
-        raise InvalidRequest("Request body is empty; expected a JSON object.", code="invalid_json")
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"Request body is not valid JSON: {exc}",
-                             code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("Request body must be a JSON object.", code="invalid_json")
-    return body
 
 
 class Gateway:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flask import Blueprint, request
 
-from ...gateway.pipeline import parse_json_object
+from ...formats.checks import parse_json_object
 from .. import gateway, read_body
 
 bp = Blueprint("admin", __name__)
@@ -57,7 +57,7 @@ def limits_of(row):
 
 
 def ceiling_of(row):
-    """The limits of a row as plain values (Decimal budgets), for governance.apply_ceiling."""
+    """The limits of a row as plain values (Decimal budgets), for member_limits.apply_ceiling."""
     return {name: getattr(row, name) for name in LIMIT_COLUMNS}
 
 

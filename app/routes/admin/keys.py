@@ -5,6 +5,7 @@ user's key is a 404) and creates keys for itself within its user's limits (gover
 from flasgger import swag_from
 
 from ... import governance as gov
+from ... import member_limits
 from ...errors import InvalidRequest, NotFound, PermissionDenied
 from ...models import utcnow
 from ...repositories import keys as key_repo
@@ -106,7 +107,7 @@ def create_key():
     _, expires_at = gov.parse_expiry(body, utcnow())
     project_id = _project_id(principal, owner, body.get("project_id"))
     if not principal.is_admin:
-        limits = gov.apply_ceiling(limits, ceiling_of(owner))
+        limits = member_limits.apply_ceiling(limits, ceiling_of(owner))
     key, secret = key_repo.create(owner, name=name, project_id=project_id,
                                   expires_at=expires_at, **limits)
     return _with_secret(key, secret)
@@ -144,7 +145,7 @@ def update_key(key_id):
         raise InvalidRequest("This key is revoked and cannot be changed.", code="key_revoked")
     fields = gov.parse_limits(body)
     if not principal.is_admin:
-        gov.apply_ceiling(fields, ceiling_of(key.user), fill_defaults=False)
+        member_limits.apply_ceiling(fields, ceiling_of(key.user), fill_defaults=False)
     if "name" in body:
         fields["name"] = gov.parse_text(body["name"], "name")
     present, expires_at = gov.parse_expiry(body, utcnow())
