@@ -77,6 +77,9 @@ class ApiKey(Limits, db.Model):
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What an admin fixed on this key ({field: value}, JSON-safe): its owner, a member, may only
+    # tighten these (member_limits.py). Fields a member set itself are not in it.
+    admin_limits: Mapped[dict | None] = mapped_column(db.JSON)
 
     user = relationship("User", back_populates="keys")
     project = relationship("Project")
@@ -92,10 +95,14 @@ class RequestLog(db.Model):
         Index("ix_request_logs_model_created_at", "model", "created_at"),
         Index("ix_request_logs_project_id_created_at", "project_id", "created_at"),
         Index("ix_request_logs_created_at", "created_at"),
+        Index("ix_request_logs_client_request_id", "client_request_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # The gateway's own id of the request (x-request-id of the response): unique, never chosen
+    # by the client. The client's id, when it sent one, is kept beside it.
     request_id: Mapped[str] = mapped_column(db.String(64), unique=True)
+    client_request_id: Mapped[str | None] = mapped_column(db.String(128))
     api_key_id: Mapped[int | None] = mapped_column(db.ForeignKey("api_keys.id"))
     user_id: Mapped[int | None] = mapped_column(db.ForeignKey("users.id"))
     project_id: Mapped[int | None] = mapped_column(db.ForeignKey("projects.id"))
@@ -118,3 +125,14 @@ class RequestLog(db.Model):
     # Every upstream attempt, in order: [{provider, model, key, status, error, latency_ms}]
     attempts: Mapped[list | None] = mapped_column(db.JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Setting(db.Model):
+    """Values that belong to this database, e.g. `installation_id`: a random id made when the
+    schema is built, so two databases (staging and production, or a rebuilt one) sharing one
+    Redis server never share its counters."""
+
+    __tablename__ = "gateway_settings"
+
+    name: Mapped[str] = mapped_column(db.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(db.String(200))
