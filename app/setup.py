@@ -21,7 +21,9 @@ from .gateway.routing.router import Router
 from .repositories import budgets, principals, request_logs
 from .vendors.manager import VendorManager
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# A client's own request id: printable ASCII without spaces (nothing that could split a header).
+_CLIENT_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+CLIENT_REQUEST_ID_HEADERS = ("x-client-request-id", "x-request-id")
 
 
 def register_logging(app):
@@ -56,17 +58,29 @@ def register_extensions(app):
                                      "anthropic-version", "anthropic-beta"])
 
 
+def new_request_id():
+    return f"req_{uuid.uuid4().hex}"
+
+
 def register_request_id(app):
-    """Every response carries x-request-id: the caller's when it sent a sane one, else a new one."""
+    """Every request gets an id the gateway makes (x-request-id of the response, the identity of
+    its log row, limit slots and reservations). A client's own id (x-client-request-id, or
+    x-request-id) is only kept beside it: echoed as x-client-request-id and logged."""
 
     @app.before_request
     def assign_request_id():
-        incoming = request.headers.get("x-request-id", "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else f"req_{uuid.uuid4().hex}"
+        g.request_id = new_request_id()
+        for name in CLIENT_REQUEST_ID_HEADERS:
+            incoming = request.headers.get(name)
+            if incoming is not None:
+                g.client_request_id = incoming if _CLIENT_REQUEST_ID.match(incoming) else None
+                break
 
     @app.after_request
     def expose_request_id(response):
-        response.headers["x-request-id"] = g.get("request_id") or f"req_{uuid.uuid4().hex}"
+        response.headers["x-request-id"] = g.get("request_id") or new_request_id()
+        if g.get("client_request_id"):
+            response.headers["x-client-request-id"] = g.client_request_id
         return response
 
 
@@ -75,7 +89,7 @@ def register_gateway(app):
 
     def write_batch(rows):
         with app.app_context():
-            request_logs.insert_batch(rows)
+            return request_logs.insert_batch(rows)
 
     redis_client = app.extensions.get("redis")
     store = RedisStore(redis_client) if redis_client is not None else MemoryStore()

@@ -209,7 +209,8 @@ def test_internal_errors_hide_the_stack_trace(app, api_key, monkeypatch):
     assert logged(app, response.headers["x-request-id"]).status_code == 500
 
 
-def test_request_id_from_the_caller_is_kept(client, api_key):
+def test_request_id_from_the_caller_is_kept_beside_the_gateways_own(client, api_key):
     response = post(client, api_key, {"model": "mock-echo", "messages": HI},
                     **{"x-request-id": "trace-123"})
-    assert response.headers["x-request-id"] == "trace-123"
+    assert response.headers["x-request-id"].startswith("req_")
+    assert response.headers["x-client-request-id"] == "trace-123"

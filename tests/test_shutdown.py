@@ -46,7 +46,7 @@ def stop(process):
 def request_ids(key_prefix=None):
     engine = create_engine(database_url(DATABASE_URL))
     with engine.connect() as conn:
-        ids = conn.scalars(select(RequestLog.request_id)).all()
+        ids = conn.scalars(select(RequestLog.client_request_id)).all()
     engine.dispose()
     return sorted(ids)
 

@@ -32,6 +32,7 @@ class Inbound:
     api_key: str | None
     read_body: Callable[[], bytes]
     headers: dict = field(default_factory=dict)
+    client_request_id: str | None = None  # the client's own id, kept beside request_id
 
 
 @dataclass
@@ -63,7 +64,8 @@ class Gateway:
         return self.router.visible_models(self.authenticate(api_key))
 
     def handle(self, inbound):
-        record = RequestRecord(inbound.request_id, inbound.surface, inbound.endpoint)
+        record = RequestRecord(inbound.request_id, inbound.surface, inbound.endpoint,
+                               inbound.client_request_id)
         try:
             principal = self.authenticate(inbound.api_key)
             record.caller(principal)

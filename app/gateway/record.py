@@ -7,10 +7,11 @@ from .pricing import Usage
 
 
 class RequestRecord:
-    def __init__(self, request_id, surface, endpoint):
+    def __init__(self, request_id, surface, endpoint, client_request_id=None):
         self.started = time.perf_counter()
         self.row = {
-            "request_id": request_id, "surface": surface, "endpoint": endpoint,
+            "request_id": request_id, "client_request_id": client_request_id,
+            "surface": surface, "endpoint": endpoint,
             "created_at": utcnow(), "api_key_id": None, "user_id": None, "project_id": None,
             "model": None, "provider": None, "upstream_model": None, "stream": False,
             "status_code": 200, "error_type": None, "error_message": None,

@@ -1,17 +1,33 @@
+"""Request-log rows: the batch insert of the log writer, and lookups.
+
+A row the database could refuse for its content is repaired first (repair_row: NUL escaped,
+text cut to its column, numbers held in their column's range); a row it still refuses is handed
+back to the writer, which moves it to the dead-letter file: it never blocks the rows after it.
+An error that says the database is unreachable or unusable (OUTAGE) fails the whole batch, which
+the writer then spools and retries.
+"""
 import logging
+from decimal import Decimal
 
 import orjson
 import psycopg2
+import psycopg2.errors
 from psycopg2.extras import Json, execute_values
-from sqlalchemy import insert, select
+from sqlalchemy import Integer, Numeric, String, insert, or_, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DataError, IntegrityError
 
 from ..extensions import db
 from ..models import RequestLog
 from . import keys
 
 log = logging.getLogger(__name__)
+
+# Errors about the database, not about a row: the batch waits in the spool for the database.
+OUTAGE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
+          sa_exc.TimeoutError, psycopg2.OperationalError, psycopg2.InterfaceError,
+          psycopg2.errors.UndefinedTable, psycopg2.errors.UndefinedColumn,
+          psycopg2.errors.InsufficientPrivilege, psycopg2.errors.ReadOnlySqlTransaction)
 
 
 _IDEMPOTENT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -39,7 +55,42 @@ _VALUES_SQL = (f"INSERT INTO {RequestLog.__tablename__} "
 # Rows per INSERT statement: while one is sent, the worker's loop serves requests (psycogreen),
 # so a 500-row batch does not hold it for the ~8 ms its encoding takes in one piece.
 PAGE_ROWS = 100
-_BAD_ROW = (IntegrityError, DataError, psycopg2.IntegrityError, psycopg2.DataError)
+INT_RANGE = (-(2**31), 2**31 - 1)  # INTEGER columns
+NUL_ESCAPE = "\\u0000"  # what a NUL character becomes in a text column (PostgreSQL refuses NUL)
+
+
+def _text(value, length):
+    if not isinstance(value, str):
+        value = str(value)
+    if "\x00" in value:
+        value = value.replace("\x00", NUL_ESCAPE)
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # lone surrogates
+        value = value.encode("utf-8", "replace").decode()
+    return value[:length] if length and len(value) > length else value
+
+
+def _number(value, column):
+    if isinstance(column.type, Numeric):
+        limit = Decimal(10) ** (column.type.precision - column.type.scale) - 1
+        return min(max(Decimal(value), -limit), limit)
+    return min(max(int(value), INT_RANGE[0]), INT_RANGE[1])
+
+
+def repair_row(row):
+    """The row with every value its column could refuse repaired: NUL escaped and text cut to
+    the column's length, integers and amounts held in their column's range."""
+    out = dict(row)
+    for column in _COLUMNS:
+        value = out.get(column.name)
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(column.type, String):
+            out[column.name] = _text(value, column.type.length)
+        elif isinstance(column.type, Integer | Numeric) and isinstance(value, int | Decimal):
+            out[column.name] = _number(value, column)
+    return out
 
 
 def _default(column):
@@ -77,10 +128,13 @@ def _insert_values(rows):
 
 def insert_batch(rows):
     """Insert rows (dicts of RequestLog columns; request_ids already written are skipped) and
-    bump their keys' last_used_at; one commit. A batch with a row the database rejects is
-    written row by row: the good rows are kept, the bad ones reported."""
+    bump their keys' last_used_at; one commit. Returns the rows the database refused, as
+    [(row, reason)]: a batch with such a row is written row by row, keeping every good one.
+    Raises OUTAGE errors (nothing is written then)."""
     if not rows:
-        return
+        return []
+    rows = [repair_row(row) for row in rows]
+    refused = []
     try:
         if db.engine.dialect.name == "postgresql":
             _insert_values(rows)
@@ -88,9 +142,12 @@ def insert_batch(rows):
             result = db.session.execute(_insert(), rows)
             if result.returns_rows:
                 result.all()
-    except _BAD_ROW:
+    except OUTAGE:
         db.session.rollback()
-        rows = _insert_one_by_one(rows)
+        raise
+    except Exception:
+        db.session.rollback()
+        rows, refused = _insert_one_by_one(rows)
     last_used = {}
     for row in rows:
         key_id = row.get("api_key_id")
@@ -98,23 +155,35 @@ def insert_batch(rows):
             last_used[key_id] = max(last_used.get(key_id, row["created_at"]), row["created_at"])
     keys.touch_last_used(last_used)
     db.session.commit()
+    return refused
 
 
 def _insert_one_by_one(rows):
-    """A batch with a bad row: keep every good one, report and skip the bad ones."""
-    written = []
+    """A batch with a bad row: (written rows, [(refused row, reason)])."""
+    written, refused = [], []
     for row in rows:
         try:
             with db.session.begin_nested():
                 db.session.execute(_insert(), [row])
             written.append(row)
-        except (IntegrityError, DataError) as exc:
-            log.error("request log %s rejected by the database: %s", row.get("request_id"), exc)
-    return written
+        except OUTAGE:
+            db.session.rollback()
+            raise
+        except Exception as exc:
+            refused.append((row, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"))
+    return written, refused
 
 
 def by_request_id(request_id):
     return db.session.scalar(select(RequestLog).where(RequestLog.request_id == request_id))
+
+
+def find(request_id, limit=20):
+    """Rows whose gateway id or client id is request_id, newest first."""
+    return db.session.scalars(
+        select(RequestLog).where(or_(RequestLog.request_id == request_id,
+                                     RequestLog.client_request_id == request_id))
+        .order_by(RequestLog.id.desc()).limit(limit)).all()
 
 
 def recent(limit=100):

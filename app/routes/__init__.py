@@ -39,7 +39,8 @@ def read_body():
 
 def inbound(surface, endpoint):
     return Inbound(surface=surface, endpoint=endpoint, request_id=g.request_id,
-                   api_key=api_key(), read_body=read_body, headers=dict(request.headers))
+                   api_key=api_key(), read_body=read_body, headers=dict(request.headers),
+                   client_request_id=g.get("client_request_id"))
 
 
 def respond(reply):
