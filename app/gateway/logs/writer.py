@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 
+from .dead_letters import DeadLetters
 from .outage import Outage
 from .spool import Spool, encode
 
@@ -30,14 +31,17 @@ _WAKE = object()  # put on the queue by close() so the writer thread notices at 
 class RequestLogWriter:
     def __init__(self, write_batch, *, queue_size=50_000, batch_size=500, flush_seconds=0.5,
                  spool_dir=None, retry_seconds=0.5, max_retry_seconds=5.0):
-        """write_batch(rows) writes a list of row dicts in one transaction (raises on failure)
-        and ignores rows whose request_id is already written. spool_dir: where rows wait while
+        """write_batch(rows) writes a list of row dicts in one transaction (raises when the
+        database is unavailable), ignores rows whose request_id is already written, and returns
+        the rows the database refused for their content as [(row, reason)] (they go to the
+        dead-letter file). spool_dir: where rows wait while
         the database is unavailable (default: instance/spool)."""
         self._write_batch = write_batch
         self._queue = queue.Queue(maxsize=queue_size)
         self._batch_size = batch_size
         self._flush_seconds = flush_seconds
         self._spool = Spool(spool_dir)
+        self.dead_letters = DeadLetters(self._spool.directory)
         self._pending = 0  # rows submitted and not yet durable (committed or spooled)
         self._inflight = None  # the batch handed to write_batch, until it returns
         self._cond = threading.Condition()
@@ -204,7 +208,7 @@ class RequestLogWriter:
                 return False
             self._inflight = batch
         try:
-            self._write_batch(batch)
+            self._commit(batch)
         except Exception as exc:
             self._outage.failed(exc, len(batch), self._spool)
             with self._cond:
@@ -231,7 +235,7 @@ class RequestLogWriter:
             return True
         if rows:
             try:
-                self._write_batch(rows)
+                self._commit(rows)
             except Exception as exc:
                 self._outage.failed(exc, len(rows), self._spool)
                 return False
@@ -258,12 +262,19 @@ class RequestLogWriter:
                     break
             time.sleep(self._outage.next_delay())
             try:  # the disk refuses them: maybe the database takes them by now
-                self._write_batch(rows)
+                self._commit(rows)
                 self._outage.recovered(self._spool)
                 break
             except Exception:
                 pass
         self._done(len(rows))
+
+    def _commit(self, rows):
+        """Write rows to the database (raises if it is unavailable); refused rows go to the
+        dead-letter file."""
+        refused = self._write_batch(rows)
+        if refused:
+            self.dead_letters.add(refused)
 
     def _wake(self):
         try:
