@@ -95,8 +95,10 @@ def revoke(key):
 
 
 def touch_last_used(last_used):
-    """last_used: {key_id: datetime}; one UPDATE per key, only moving the time forward."""
-    for key_id, when in last_used.items():
+    """last_used: {key_id: datetime}; one UPDATE per key, only moving the time forward, in
+    ascending key order: two writers updating the same keys lock them in the same order, so
+    they can never deadlock."""
+    for key_id, when in sorted(last_used.items()):
         db.session.execute(
             update(ApiKey)
             .where(ApiKey.id == key_id)
