@@ -112,14 +112,16 @@ def surface_for_path(path):
     return "anthropic" if path.startswith("/v1/messages") else "openai"
 
 
+def client_status(error, surface):
+    """The HTTP status a client of `surface` gets for error: 529 (overloaded) is Anthropic's
+    own; OpenAI clients get 503."""
+    return 503 if error.status == 529 and surface != "anthropic" else error.status
+
+
 def render(error, surface):
-    if surface == "anthropic":
-        body, status = error.anthropic_body(), error.status
-    else:
-        body = error.openai_body()
-        status = 503 if error.status == 529 else error.status
+    body = error.anthropic_body() if surface == "anthropic" else error.openai_body()
     response = jsonify(body)
-    response.status_code = status
+    response.status_code = client_status(error, surface)
     response.headers.update(error.headers)
     return response
 

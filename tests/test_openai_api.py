@@ -208,3 +208,16 @@ def test_keepalive_comments_while_the_upstream_is_silent(app_factory, upstream):
     chunks = [json.loads(line[6:]) for line in lines if line.startswith(b"data: {")]
     assert "".join(c["choices"][0]["delta"].get("content") or ""
                    for c in chunks if c["choices"]) == "slow words here"
+
+
+def test_an_anthropic_overload_reaches_openai_clients_as_503_and_is_logged_so(
+        openai_client, upstream, app):
+    """The row holds what the client got; the upstream's 529 stays in the attempts."""
+    upstream.script(Reply(status=529))
+    with pytest.raises(openai.APIStatusError) as info:
+        openai_client.chat.completions.create(model="claude-test",
+                                              messages=[{"role": "user", "content": "hi"}])
+    assert info.value.status_code == 503
+    [row] = logged(app, count=1)
+    assert row.status_code == 503 and row.error_type == "upstream_overloaded"
+    assert [attempt["status"] for attempt in row.attempts] == [529]

@@ -2,6 +2,7 @@
 import time
 from decimal import Decimal
 
+from ..errors import client_status
 from ..models import utcnow
 from .pricing import Usage
 
@@ -80,7 +81,10 @@ class RequestRecord:
             self.row["time_to_first_token_ms"] = int((at - self.started) * 1000)
 
     def fail(self, error, error_type=None):
-        self.row.update(status_code=error.status, error_type=error_type or error.code
+        """The request failed: its row holds the status the client got (the upstream's status
+        stays in `attempts`)."""
+        self.row.update(status_code=client_status(error, self.row["surface"]),
+                        error_type=error_type or error.code
                         or error.openai_type, error_message=str(error.message)[:1000])
 
     def finish(self):
