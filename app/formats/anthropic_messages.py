@@ -1,5 +1,6 @@
 """Anthropic Messages: request checks, usage, stream meter and frames."""
 import time
+from dataclasses import replace
 
 import orjson
 
@@ -39,26 +40,49 @@ def usage_of(usage):
                  cached_tokens=cached, cache_write_tokens=written)
 
 
+DELTA_TEXT = ("text", "thinking", "partial_json")
+
+
 class StreamMeter:
-    """Watches native Anthropic events: the first output's time and the running usage."""
+    """Watches native Anthropic events: the first output's time, the running usage, and the
+    output seen so far (for the usage of a stream cut before its final message_delta)."""
 
     def __init__(self):
         self._usage = {}
         self.first_output_at = None
+        self.output_chars = 0
+        self.complete = False  # the final message_delta (cumulative usage) arrived
 
     @property
     def usage(self):
-        return usage_of(self._usage) if self._usage else None
+        return usage_of(self._usage) if self._usage and self.complete else None
 
     def observe(self, event, data):
         kind = data.get("type", event)
         if kind == "message_start":
-            self._usage.update((data.get("message") or {}).get("usage") or {})
+            message = data.get("message")
+            usage = message.get("usage") if isinstance(message, dict) else None
+            if isinstance(usage, dict):
+                self._usage.update(usage)
         elif kind == "message_delta":
-            self._usage.update({k: v for k, v in (data.get("usage") or {}).items()
-                                if v is not None})
-        elif kind in OUTPUT_EVENTS and self.first_output_at is None:
-            self.first_output_at = time.perf_counter()
+            usage = data.get("usage")
+            if isinstance(usage, dict):
+                self._usage.update({k: v for k, v in usage.items() if v is not None})
+                self.complete = True
+        elif kind in OUTPUT_EVENTS:
+            if self.first_output_at is None:
+                self.first_output_at = time.perf_counter()
+            delta = data.get("delta")
+            if isinstance(delta, dict):
+                self.output_chars += sum(len(delta[k]) for k in DELTA_TEXT
+                                         if isinstance(delta.get(k), str))
+
+    def partial_usage(self, input_tokens):
+        """The usage of a stream that ended without its final usage: message_start's input
+        count (else the estimate given) and at least the output seen."""
+        usage = usage_of(self._usage) if self._usage else Usage(input_tokens=input_tokens)
+        return replace(usage, output_tokens=max(usage.output_tokens,
+                                                -(-self.output_chars // 4)))
 
 
 def parse_event(event):
@@ -67,6 +91,9 @@ def parse_event(event):
     except orjson.JSONDecodeError:
         raise UpstreamError("Upstream sent a malformed stream event.",
                             code="upstream_bad_response") from None
+    if not isinstance(data, dict):
+        raise UpstreamError("Upstream sent a malformed stream event.",
+                            code="upstream_bad_response")
     if data.get("type", event.event) == "error":
         error = data.get("error") or {}
         cls = UpstreamOverloaded if error.get("type") == "overloaded_error" else UpstreamError
@@ -74,11 +101,22 @@ def parse_event(event):
     return data
 
 
-def passthrough_stream(events, meter):
-    """Native Anthropic events out as they came in (no [DONE] on Anthropic streams)."""
-    for event in events:
+def events_of(upstream):
+    """(event name, parsed data) of a native Anthropic stream; an error event raises, and so
+    does a stream that ends without message_stop (it was cut)."""
+    for event in upstream:
         data = parse_event(event)
         name = event.event or data.get("type")
+        yield event, name, data
+        if name == "message_stop":
+            return
+    raise UpstreamError("The upstream stream ended before the answer was complete (no "
+                        "message_stop).", code="upstream_stream_cut")
+
+
+def passthrough_stream(events, meter):
+    """Native Anthropic events out as they came in (no [DONE] on Anthropic streams)."""
+    for event, name, data in events_of(events):
         meter.observe(name, data)
         yield encode(event.data, name)
 

@@ -65,17 +65,40 @@ def has_output(chunk):
 
 
 class StreamMeter:
-    """Watches native OpenAI chunks: the first output's time and the final usage."""
+    """Watches native OpenAI chunks: the first output's time, the final usage, and the output
+    seen so far (for the usage of a stream cut before its usage chunk)."""
 
     def __init__(self):
         self.usage = None
         self.first_output_at = None
+        self.output_chars = 0
 
     def observe(self, chunk):
         if self.first_output_at is None and has_output(chunk):
             self.first_output_at = time.perf_counter()
-        if chunk.get("usage"):
+        if isinstance(chunk.get("usage"), dict):
             self.usage = usage_of(chunk)
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if isinstance(delta, dict):
+                self.output_chars += output_chars(delta)
+
+    def partial_usage(self, input_tokens):
+        """The usage of a stream that ended without its own: what it was sent and received."""
+        return Usage(input_tokens=input_tokens, output_tokens=-(-self.output_chars // 4))
+
+
+def output_chars(delta):
+    """Characters of text, reasoning and tool arguments in one streamed delta."""
+    total = 0
+    for key in ("content", "reasoning_content", "refusal"):
+        if isinstance(delta.get(key), str):
+            total += len(delta[key])
+    for call in delta.get("tool_calls") or ():
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+            total += len(function["arguments"])
+    return total
 
 
 KEEPALIVE = KEEPALIVE_COMMENT
@@ -87,7 +110,9 @@ def error_frame(error):
 
 
 def chunks(events):
-    """Parsed chunks of a native OpenAI stream, up to [DONE]; an error object raises."""
+    """Parsed chunks of a native OpenAI stream, up to [DONE]; an error object raises, and so
+    does a stream that ends with neither [DONE] nor a finish_reason (it was cut)."""
+    finished = False
     for event in events:
         if event.data == b"[DONE]":
             return
@@ -96,10 +121,18 @@ def chunks(events):
         except orjson.JSONDecodeError:
             raise UpstreamError("Upstream sent a malformed stream chunk.",
                                 code="upstream_bad_response") from None
+        if not isinstance(chunk, dict):
+            raise UpstreamError("Upstream sent a malformed stream chunk.",
+                                code="upstream_bad_response")
         if "error" in chunk:
             error = chunk["error"] if isinstance(chunk["error"], dict) else {}
             raise UpstreamError(f"Upstream error mid-stream: {error.get('message')}")
+        finished = finished or any(isinstance(c, dict) and c.get("finish_reason")
+                                   for c in chunk.get("choices") or ())
         yield event, chunk
+    if not finished:
+        raise UpstreamError("The upstream stream ended before the answer was complete (no "
+                            "finish_reason, no [DONE]).", code="upstream_stream_cut")
 
 
 def passthrough_stream(events, meter, client_wants_usage):

@@ -13,9 +13,7 @@ from .translate_stream import AnthropicToOpenAIStream, OpenAIToAnthropicStream
 def openai_from_anthropic(events, meter, model, wants_usage):
     """Anthropic events from the vendor → OpenAI chunks for the client, ending in [DONE]."""
     translator = AnthropicToOpenAIStream(model, include_usage=wants_usage)
-    for event in events:
-        data = anthropic_messages.parse_event(event)
-        name = event.event or data.get("type")
+    for _, name, data in anthropic_messages.events_of(events):
         meter.observe(name, data)
         for chunk in translator.feed(name, data):
             yield encode(orjson.dumps(chunk))

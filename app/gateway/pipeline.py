@@ -17,7 +17,7 @@ from .record import RequestRecord
 from .routing.attempts import DEPLOYMENT_HEADER, Attempts
 from .routing.health import Health
 from .routing.health_stores import MemoryHealthStore
-from .tokens import estimate
+from .tokens import estimate, estimate_input
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class Gateway:
         _, result = self.attempts.run(record, plan, attempt)
         if isinstance(result, exchanges.Answer):
             return Reply(body=result.body)
-        return self._stream(record, result)
+        return self._stream(record, result, body)
 
     def _chat(self, record, principal, body, inbound):
         openai_chat.check_chat_request(body)
@@ -163,15 +163,18 @@ class Gateway:
 
     # --- streaming ---------------------------------------------------------------------------
 
-    def _stream(self, record, plan):
+    def _stream(self, record, plan, body):
         """Stream a primed plan (its first frame was read while the attempt could still be
         retried); log when done."""
         frames = with_keepalive(plan.frames, self.keepalive_seconds, plan.ping,
                                 plan.upstream.close)
-        return Reply(stream=self._stream_body(record, plan, plan.first, frames),
+        return Reply(stream=self._stream_body(record, plan, plan.first, frames, body),
                      headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
 
-    def _stream_body(self, record, plan, first, frames):
+    def _stream_body(self, record, plan, first, frames, body):
+        """The client's frames; when they end (done, failed, cut, or the client gone), the
+        request is accounted — with what was sent and received when the upstream never said
+        its usage — and logged."""
         try:
             yield first
             yield from frames
@@ -192,8 +195,9 @@ class Gateway:
             frames.close()
             plan.upstream.close()
             record.first_output(plan.meter.first_output_at)
-            if plan.meter.usage is not None:
-                record.account(plan.meter.usage)
+            usage = plan.meter.usage
+            record.account(usage if usage is not None
+                           else plan.meter.partial_usage(estimate_input(body)))
             self._finish(record)
 
 
