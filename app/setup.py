@@ -11,7 +11,8 @@ from .extensions import cors, db, redis_ext, swagger
 from .gateway.auth import Authenticator
 from .gateway.catalog.loader import load_catalog
 from .gateway.limits.limiter import Limiter
-from .gateway.limits.stores import MemoryStore, RedisStore
+from .gateway.limits.memory_store import MemoryStore
+from .gateway.limits.redis_store import RedisStore
 from .gateway.logs.writer import RequestLogWriter
 from .gateway.pipeline import Gateway
 from .gateway.routing.health import Health

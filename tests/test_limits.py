@@ -14,7 +14,8 @@ import requests
 from app.errors import RateLimited
 from app.gateway import tokens
 from app.gateway.limits.limiter import Limiter, Scope
-from app.gateway.limits.stores import MemoryStore, RedisStore
+from app.gateway.limits.memory_store import MemoryStore
+from app.gateway.limits.redis_store import RedisStore
 from tests.conftest import _clear_redis_limits, create_key, log_row, logged, serving
 from tests.mock_upstream import Reply, openai_completion
 

@@ -1,6 +1,6 @@
 """Run a Redis script whose reply nobody waits for: send it now, read the reply later.
 
-A request's settle (stores.RedisStore.release) decides nothing for the request, so its
+A request's settle (redis_store.RedisStore.release) decides nothing for the request, so its
 answer need not wait a Redis round trip for it. The call still leaves for Redis before the answer
 leaves for the client, and Redis runs commands in the order they reach it, so the client's next
 request, which it can only send once it has the answer, is admitted after this one is settled.
