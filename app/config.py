@@ -38,6 +38,20 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL") or None
     # Connections to Redis per worker; callers beyond it wait (up to 5 s) for a free one.
     REDIS_MAX_CONNECTIONS = _int("REDIS_MAX_CONNECTIONS", 64)
+    # Every Redis key starts with it; empty: gw:<the database's installation id>, so gateways
+    # sharing a Redis server but not a database never share counters.
+    REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "").strip()
+    # The longest wait for Redis to connect or answer; after a failure, Redis is probed once per
+    # REDIS_RETRY_SECONDS while every other request decides without it.
+    REDIS_SOCKET_TIMEOUT_SECONDS = _float("REDIS_SOCKET_TIMEOUT_SECONDS", 1.0)
+    REDIS_RETRY_SECONDS = _float("REDIS_RETRY_SECONDS", 2.0)
+    # While Redis is down: rpm/tpm/parallel "local" (counted per process) or "closed" (503);
+    # budgets "closed" (503, never overspent) or "local".
+    REDIS_DOWN_RATE_LIMITS = os.environ.get("REDIS_DOWN_RATE_LIMITS", "local").strip().lower()
+    REDIS_DOWN_BUDGETS = os.environ.get("REDIS_DOWN_BUDGETS", "closed").strip().lower()
+    # A parallel slot or budget reservation whose release never reached Redis (its worker died,
+    # Redis was cut) is dropped at most this long after its worker last renewed it.
+    LIMIT_LEASE_SECONDS = _float("LIMIT_LEASE_SECONDS", 60.0)
     # Path of the providers/models YAML; tests may also pass the parsed mapping itself.
     GATEWAY_CONFIG = os.environ.get("GATEWAY_CONFIG") or None
     GATEWAY_MASTER_KEY = os.environ.get("GATEWAY_MASTER_KEY") or None

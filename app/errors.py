@@ -81,6 +81,13 @@ class RateLimited(GatewayError):
     code = "rate_limit_exceeded"
 
 
+class ServiceUnavailable(GatewayError):
+    """A dependency of the gateway (Redis, the database) cannot serve this request now; the
+    headers carry retry-after."""
+    status = 503
+    code = "service_unavailable"
+
+
 class UpstreamError(GatewayError):
     """The vendor failed (5xx, bad gateway, its own auth); 502 unless a status is given."""
     status = 502

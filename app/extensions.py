@@ -32,10 +32,14 @@ class RedisExtension:
             import redis
 
             # socket_read_size: each connection's read buffer; redis-py's 64 KB default is
-            # 4 MB a worker over 64 connections, for replies of a few dozen bytes.
+            # 4 MB a worker over 64 connections, for replies of a few dozen bytes. Every wait
+            # on Redis is bounded by the socket timeouts; after a failure the breaker
+            # (gateway/redis_breaker.py) keeps requests from waiting on it again.
+            wait = app.config["REDIS_SOCKET_TIMEOUT_SECONDS"]
             pool = redis.BlockingConnectionPool.from_url(
                 url, max_connections=app.config["REDIS_MAX_CONNECTIONS"], timeout=5,
-                socket_timeout=5, health_check_interval=30, socket_read_size=8192)
+                socket_timeout=wait, socket_connect_timeout=wait, health_check_interval=30,
+                socket_read_size=8192)
             client = redis.Redis(connection_pool=pool)
         app.extensions["redis"] = client
 

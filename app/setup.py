@@ -1,25 +1,28 @@
 """The register_* steps of create_app()."""
+import functools
 import logging
 import os
 import re
 import uuid
 
 from flask import g, request
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from .config import database_url
 from .extensions import cors, db, redis_ext, swagger
 from .gateway.auth import Authenticator
 from .gateway.catalog.loader import load_catalog
-from .gateway.limits.limiter import Limiter
+from .gateway.limits.limiter import DOWN_MODES, Limiter
 from .gateway.limits.memory_store import MemoryStore
 from .gateway.limits.redis_store import RedisStore
 from .gateway.logs.writer import RequestLogWriter
 from .gateway.pipeline import Gateway
+from .gateway.redis_breaker import RedisBreaker
 from .gateway.routing.health import Health
 from .gateway.routing.health_batch import BatchedHealthStore
 from .gateway.routing.health_stores import MemoryHealthStore, RedisHealthStore
 from .gateway.routing.router import Router
-from .repositories import budgets, principals, request_logs
+from .repositories import budgets, principals, request_logs, settings
 from .vendors.manager import VendorManager
 
 # A client's own request id: printable ASCII without spaces (nothing that could split a header).
@@ -92,13 +95,6 @@ def register_gateway(app):
         with app.app_context():
             return request_logs.insert_batch(rows)
 
-    redis_client = app.extensions.get("redis")
-    store = RedisStore(redis_client) if redis_client is not None else MemoryStore()
-
-    def spent_since(scope_name, start):
-        with app.app_context():
-            return budgets.spent_since(scope_name, start)
-
     writer = RequestLogWriter(write_batch, queue_size=app.config["LOG_QUEUE_SIZE"],
                               batch_size=app.config["LOG_BATCH_SIZE"],
                               flush_seconds=app.config["LOG_FLUSH_SECONDS"],
@@ -106,16 +102,64 @@ def register_gateway(app):
     authenticator = Authenticator(principals.principal_for_hash,
                                   master_key=app.config.get("GATEWAY_MASTER_KEY"),
                                   ttl=app.config["KEY_CACHE_TTL_SECONDS"])
-    # Circuits and provider-key cooldowns: shared through Redis like the limit counters.
-    health_store = MemoryHealthStore()
+    redis_client = app.extensions.get("redis")
+    breaker = prefix = None
     if redis_client is not None:
-        health_store = BatchedHealthStore(RedisHealthStore(redis_client),
-                                          check_ttl=app.config["HEALTH_CHECK_CACHE_SECONDS"],
-                                          flush_seconds=app.config["HEALTH_FLUSH_SECONDS"])
+        breaker = RedisBreaker(app.config["REDIS_RETRY_SECONDS"])
+        prefix = _redis_key_prefix(app)
     app.extensions["gateway"] = Gateway(Router(catalog), VendorManager(), authenticator, writer,
-                                        Limiter(store, spent_since),
+                                        _limiter(app, redis_client, breaker, prefix),
                                         keepalive_seconds=app.config["STREAM_KEEPALIVE_SECONDS"],
-                                        health=Health(health_store, catalog.resilience))
+                                        health=_health(app, catalog, redis_client, breaker,
+                                                       prefix))
+
+
+def _limiter(app, redis_client, breaker, prefix):
+    def spent_since(scope_name, start):
+        with app.app_context():
+            return budgets.spent_since(scope_name, start)
+
+    if redis_client is None:
+        return Limiter(MemoryStore(), spent_since)
+    modes = {name: app.config[name] for name in ("REDIS_DOWN_RATE_LIMITS", "REDIS_DOWN_BUDGETS")}
+    for name, mode in modes.items():
+        if mode not in DOWN_MODES:
+            raise ValueError(f"{name} must be one of {', '.join(DOWN_MODES)}, not {mode!r}")
+    store = RedisStore(redis_client, prefix=lambda: f"{prefix()}:lim", breaker=breaker,
+                       lease_seconds=app.config["LIMIT_LEASE_SECONDS"])
+    return Limiter(store, spent_since, fallback=MemoryStore(), breaker=breaker,
+                   down_rate_limits=modes["REDIS_DOWN_RATE_LIMITS"],
+                   down_budgets=modes["REDIS_DOWN_BUDGETS"])
+
+
+def _health(app, catalog, redis_client, breaker, prefix):
+    """Circuits and provider-key cooldowns: shared through Redis like the limit counters."""
+    if redis_client is None:
+        return Health(MemoryHealthStore(), catalog.resilience)
+    store = BatchedHealthStore(RedisHealthStore(redis_client, lambda: f"{prefix()}:health"),
+                               check_ttl=app.config["HEALTH_CHECK_CACHE_SECONDS"],
+                               flush_seconds=app.config["HEALTH_FLUSH_SECONDS"])
+    return Health(store, catalog.resilience, fallback=MemoryHealthStore(), breaker=breaker)
+
+
+def _redis_key_prefix(app):
+    """() -> the prefix of this gateway's Redis keys: REDIS_KEY_PREFIX, else gw:<the database's
+    installation id>, read when first needed (a database that does not answer then makes Redis
+    unusable for the moment: the limits degrade as while Redis is down)."""
+    configured = app.config["REDIS_KEY_PREFIX"]
+    if configured:
+        return lambda: configured
+
+    @functools.cache
+    def prefix():
+        try:
+            with app.app_context():
+                return f"gw:{settings.installation_id()[:16]}"
+        except Exception as exc:
+            raise RedisConnectionError("the Redis key prefix (the database's installation "
+                                       f"id) could not be read: {exc}") from exc
+
+    return prefix
 
 
 def register_swagger(app):

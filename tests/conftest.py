@@ -111,11 +111,12 @@ def redis_client():
 
 
 def _clear_redis_limits():
-    """Limit counters, circuits and provider-key cooldowns shared through Redis start afresh."""
+    """Limit counters, circuits and provider-key cooldowns shared through Redis start afresh
+    (each test's database also gets a new installation id, hence a new key prefix)."""
     url = os.environ.get("REDIS_URL")
     if url:
         client = redis.Redis.from_url(url)
-        keys = [*client.scan_iter("gw:lim:*"), *client.scan_iter("gw:health:*")]
+        keys = list(client.scan_iter("gw:*"))
         if keys:
             client.delete(*keys)
         client.close()

@@ -1,6 +1,7 @@
 """A tiny threaded TCP forwarder for tests: 127.0.0.1:<port> → target, which a test can switch to
-"refuse" (listener closed, so connects get ECONNREFUSED; open connections reset) and back to
-"forward" (listening again on the same port)."""
+"refuse" (listener closed, so connects get ECONNREFUSED; open connections reset), to "silence"
+(a network partition: connections stay open and new ones are accepted, but nothing gets
+through in either direction) and back to "forward" (listening again on the same port)."""
 import socket
 import struct
 import threading
@@ -27,6 +28,8 @@ class TcpProxy:
         self._listener = None
         self._lock = threading.Lock()
         self._open = set()  # sockets of live connections (both sides)
+        self._silent = False
+        self._held = []  # connections accepted while silent: never answered
 
     def start(self):
         self.forward()
@@ -36,8 +39,23 @@ class TcpProxy:
     def forwarding(self):
         return self._listener is not None
 
+    def silence(self):
+        """Drop everything silently, as a partitioned network does."""
+        self._silent = True
+        if self._listener is None:
+            self.forward()
+            self._silent = True
+
     def forward(self):
         """Listen (again, on the same port) and forward every new connection."""
+        with self._lock:
+            held, self._held = self._held, []
+            was_silent, self._silent = self._silent, False
+            sockets = list(self._open) if was_silent else []
+            if was_silent:
+                self._open = set()
+        for sock in held + sockets:  # what the partition held is broken for good
+            _reset(sock)
         with self._lock:
             if self._listener is not None:
                 return
@@ -67,6 +85,10 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return  # closed by refuse()
+            if self._silent:
+                with self._lock:
+                    self._held.append(client)
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
                 upstream.settimeout(None)
@@ -89,7 +111,8 @@ class TcpProxy:
                 data = source.recv(65536)
                 if not data:
                     break
-                sink.sendall(data)
+                if not self._silent:
+                    sink.sendall(data)
         except OSError:
             pass
         finally:

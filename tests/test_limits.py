@@ -13,9 +13,10 @@ import requests
 
 from app.errors import RateLimited
 from app.gateway import tokens
-from app.gateway.limits.limiter import Limiter, Scope
+from app.gateway.limits.limiter import Limiter
 from app.gateway.limits.memory_store import MemoryStore
 from app.gateway.limits.redis_store import RedisStore
+from app.gateway.limits.tickets import Scope
 from tests.conftest import _clear_redis_limits, create_key, log_row, logged, serving
 from tests.mock_upstream import Reply, openai_completion
 
@@ -92,12 +93,13 @@ def test_budget_reserves_worst_case_and_settles_to_real_cost(kind):
 @pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
 def test_redis_budget_keeps_a_running_total_and_drops_stale_reservations():
     """Open reservations are summed in one field (admission does not scan them); one left by a
-    dead worker is dropped once older than the stale age."""
+    dead worker is dropped once its lease is over."""
     store = make_store("redis")
-    store.stale_seconds = 1
+    store.lease_seconds = 1
     lim = Limiter(store, lambda scope, start: Decimal(0))
     scope = Scope("key:1", max_budget_usd=Decimal("1.00"), budget_period="monthly")
     tickets = [lim.admit(f"r{i}", [scope], 0, Decimal("0.20")) for i in range(3)]
+    store.close()  # the worker holding them dies: nothing renews their leases
     client = store.client
     [budget_key] = [k for k in client.scan_iter("gw:lim:key:1:b:*") if not k.endswith(b":open")]
     assert int(client.hget(budget_key, "reserved")) == 600_000_000
@@ -107,7 +109,7 @@ def test_redis_budget_keeps_a_running_total_and_drops_stale_reservations():
     assert client.zcard(budget_key + b":open") == 2
     with pytest.raises(RateLimited):  # 0.05 spent + 0.40 open + 0.60 > 1.00
         lim.admit("big", [scope], 0, Decimal("0.60"))
-    time.sleep(1.1)  # r1 and r2 never settle (their worker died): stale now
+    time.sleep(1.1)  # r1 and r2 never settle (their worker died): their leases are over
     big = lim.admit("big", [scope], 0, Decimal("0.60"))
     assert big.headers()["x-gateway-budget-remaining-usd"] == "0.350000"
     assert int(client.hget(budget_key, "reserved")) == 600_000_000

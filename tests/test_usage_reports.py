@@ -328,9 +328,9 @@ def test_own_usage_and_budget_count_the_current_window_only(app, client, period)
     current = rows[:3]
     assert measured(body["usage"]) == sums(current)
     assert body["usage"]["errors"] == 1
-    spent = Decimal("1.2345678902")
+    spent = Decimal("1.2345678900")  # the budget counter counts whole nano-dollars
     assert body["budget"] == {"max_budget_usd": "5.5000000000", "budget_period": period,
-                              "spent_usd": str(spent),
+                              "spent_usd": str(spent), "reserved_usd": "0.0000000000",
                               "remaining_usd": str(Decimal("5.5") - spent),
                               "resets_at": end.isoformat() + "Z"}
 
@@ -373,8 +373,8 @@ def test_lifetime_budget_counts_every_row_and_never_goes_below_zero(app, client)
     body = own(client, key["secret"])
     assert body["usage"]["cost_usd"] == "0.7500000000"  # the figures: the last 30 days
     assert body["budget"] == {"max_budget_usd": "1.0000000000", "budget_period": None,
-                              "spent_usd": "1.2500000000", "remaining_usd": "0.0000000000",
-                              "resets_at": None}
+                              "spent_usd": "1.2500000000", "reserved_usd": "0.0000000000",
+                              "remaining_usd": "0.0000000000", "resets_at": None}
 
 
 def test_own_usage_errors(app, client):

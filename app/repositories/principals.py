@@ -4,7 +4,7 @@ from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..gateway.auth import Principal
-from ..gateway.limits.limiter import Scope
+from ..gateway.limits.tickets import Scope
 from ..models import ApiKey, Project, User
 
 _LIMITS = ("rpm", "tpm", "max_parallel", "max_budget_usd", "budget_period", "models")

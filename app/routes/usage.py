@@ -13,9 +13,10 @@ from flask import Blueprint, request
 from .. import governance as gov
 from ..errors import AuthenticationFailed, InvalidRequest
 from ..gateway.limits.periods import window
+from ..gateway.limits.tickets import Scope, from_nano
 from ..models import utcnow
 from ..repositories import usage as usage_repo
-from . import caller, require_admin
+from . import caller, gateway, require_admin
 
 bp = Blueprint("usage", __name__)
 DOCS = Path(__file__).parent / "docs"
@@ -104,13 +105,17 @@ def own_usage():
     budget = None
     if key.max_budget_usd is not None:
         # The budget counts in the current window (or the key's whole life without a period),
-        # whatever window the usage figures above cover.
-        budget_start, budget_end, _ = window(key.budget_period, now)
-        spent = usage_repo.spent(budget_start, api_key_id=key.id)
+        # whatever window the usage figures above cover; its figures come from the counter that
+        # admits requests (as x-gateway-budget-remaining-usd does), not from the batched log.
+        _, budget_end, _ = window(key.budget_period, now)
+        scope = Scope(name=f"key:{key.id}", max_budget_usd=key.max_budget_usd,
+                      budget_period=key.budget_period)
+        spent, reserved = (usage_repo.to_money(from_nano(n))
+                           for n in gateway().limiter.budget(scope))
         limit = usage_repo.to_money(key.max_budget_usd)
         budget = {"max_budget_usd": money(limit), "budget_period": key.budget_period,
-                  "spent_usd": money(spent),
-                  "remaining_usd": money(max(limit - spent, usage_repo.to_money(0))),
+                  "spent_usd": money(spent), "reserved_usd": money(reserved),
+                  "remaining_usd": money(max(limit - spent - reserved, usage_repo.to_money(0))),
                   "resets_at": iso(budget_end)}
     return {"key": {"id": key.id, "prefix": key.prefix, "name": key.name},
             "period": {"budget_period": key.budget_period, "start": iso(since), "end": iso(until)},

@@ -1,2 +1,2 @@
-"""Rate limits and budgets: the limiter, the stores that keep its counters (Redis, memory),
-deferred Redis replies, and budget periods."""
+"""Rate limits and budgets: the limiter, what it counts with (tickets), the stores that keep its
+counters (Redis with its Lua scripts and deferred replies, memory), and budget periods."""

@@ -2,8 +2,8 @@
 
 Windows: fixed, one per wall-clock minute (UTC), for RPM and TPM: one counter per scope and
 minute, so a check is O(1) and exact within the minute; a client can burst up to twice the limit
-across a minute boundary. Parallel requests: a set of in-flight request ids per scope (entries
-older than STALE_SECONDS are dropped, so a crashed worker cannot leak slots).
+across a minute boundary. Parallel requests: a set of in-flight request ids per scope, each a
+lease the worker holding it renews (redis_store.py), so a crashed worker cannot leak slots.
 Budgets: before the upstream call, reserve the request's worst-case cost (input tokens at the
 input price + its max output tokens at the output price); admitted only if spent + every open
 reservation + this one ≤ max_budget_usd; after the call, settle to the real cost. A budget window
@@ -13,93 +13,51 @@ themselves; a window's spent amount is seeded from request_logs when its counter
 Two stores behind one interface: Redis (atomic Lua scripts, one round trip to admit and one to
 settle; shared by every worker and instance) and memory (one process only: with several workers
 or instances, set REDIS_URL).
+
+When Redis fails (the breaker, redis_breaker.py, says so at once after the first failure), the
+limits degrade as configured: rpm/tpm/parallel are counted in this process's memory ("local") or
+refused with 503 ("closed"); budgets are refused with 503 ("closed", the default: a budget is
+never overspent) or counted in memory ("local", added to Redis's counters when it is back). A
+ticket is always settled in the store that admitted it, and settling never raises.
 """
+import logging
 import math
+import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 
-from ...errors import RateLimited
+from ...errors import RateLimited, ServiceUnavailable
+from ..redis_breaker import REDIS_FAILURES
 from .periods import window
+from .tickets import Ask, Ticket, to_nano, usd
 
-NANO = Decimal(1_000_000_000)  # budgets are counted in integer nano-dollars
-STALE_SECONDS = 900  # longest a request may hold a parallel slot or a budget reservation
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The limits of one key, user or project; None means no limit."""
-    name: str  # "key:12", "user:3", "project:5"
-    rpm: int | None = None
-    tpm: int | None = None
-    max_parallel: int | None = None
-    max_budget_usd: Decimal | None = None
-    budget_period: str | None = None
-    models: tuple | None = None
-
-    @property
-    def limited(self):
-        return any(v is not None for v in (self.rpm, self.tpm, self.max_parallel,
-                                            self.max_budget_usd))
-
-
-@dataclass
-class Ask:
-    """What admitting one request needs from one scope."""
-    scope: Scope
-    tokens: int  # estimated input tokens, counted against TPM up front
-    reserve: int  # worst-case cost in nano-dollars
-    period_id: str = ""
-    period_end: float | None = None  # epoch seconds
-
-
-@dataclass
-class Ticket:
-    """An admitted request: what it holds, and the figures for the response headers."""
-    request_id: str
-    asks: list
-    minute: int = 0
-    remaining: list = field(default_factory=list)  # per ask: (requests, tokens, budget nano)
-    reset_seconds: float = 60.0
-
-    def headers(self):
-        out = {}
-        pairs = [(a, r) for a, r in zip(self.asks, self.remaining, strict=True)]
-        for kind, limit_of, slot in (("requests", "rpm", 0), ("tokens", "tpm", 1)):
-            limited = [(getattr(a.scope, limit_of), r[slot]) for a, r in pairs
-                       if getattr(a.scope, limit_of) is not None]
-            if limited:
-                limit, remaining = min(limited, key=lambda lr: lr[1])
-                out[f"x-ratelimit-limit-{kind}"] = str(limit)
-                out[f"x-ratelimit-remaining-{kind}"] = str(max(remaining, 0))
-                out[f"x-ratelimit-reset-{kind}"] = f"{math.ceil(self.reset_seconds)}s"
-        budgets = [r[2] for a, r in pairs if a.scope.max_budget_usd is not None]
-        if budgets:
-            out["x-gateway-budget-remaining-usd"] = _usd(min(budgets))
-        return out
-
-
-def _usd(nano):
-    """Nano-dollars as dollars with 6 decimals, rounded half to even (as Decimal's format)."""
-    micro, rest = divmod(max(int(nano), 0), 1000)
-    if rest > 500 or (rest == 500 and micro % 2):
-        micro += 1
-    return f"{micro // 1_000_000}.{micro % 1_000_000:06d}"
-
-
-def to_nano(usd):
-    return int((Decimal(usd) * NANO).to_integral_value())
+log = logging.getLogger(__name__)
+# How long a parallel slot or budget reservation outlives its last renewal (redis_store.py): the
+# bound on a slot whose release never reached Redis. The memory store drops entries older than
+# STALE_SECONDS (its requests release them in the same process).
+LEASE_SECONDS = 60
+STALE_SECONDS = 900
+DOWN_MODES = ("local", "closed")
 
 
 class Limiter:
     """admit() before the upstream call, settle() after it (always, failed or not)."""
 
-    def __init__(self, store, spent_since):
+    def __init__(self, store, spent_since, *, fallback=None, breaker=None,
+                 down_rate_limits="local", down_budgets="closed"):
         """spent_since(scope_name, start) -> Decimal: cost logged for the scope since start
-        (None: ever); used to seed a budget window whose counter is missing."""
+        (None: ever); used to seed a budget window whose counter is missing. With a Redis
+        store: fallback (a MemoryStore) and breaker, and what to do while Redis is down."""
         self.store = store
         self.spent_since = spent_since
+        self.fallback = fallback
+        self.breaker = breaker
+        self.down_rate_limits = down_rate_limits
+        self.down_budgets = down_budgets
+        self._unreconciled = {}  # spending counted in memory, not yet added to Redis
+        self._lock = threading.Lock()
+        if breaker is not None:
+            breaker.on_recovery(self._reconcile_quietly)
 
     def admit(self, request_id, scopes, tokens, reserve_usd, now=None):
         scopes = [s for s in scopes if s.limited]
@@ -107,29 +65,125 @@ class Limiter:
             return None
         now = time.time() if now is None else now
         asks = [self._ask(scope, tokens, reserve_usd, now) for scope in scopes]
-        while True:
-            verdict = self.store.acquire(request_id, asks, now)
-            if verdict.kind != "seed":
-                break
-            ask = asks[verdict.index]
-            start, _, _ = window(ask.scope.budget_period, _utc(now))
-            spent = to_nano(self.spent_since(ask.scope.name, start))
-            self.store.seed(ask, spent)
+        verdict = self._decide(request_id, asks, now)
         if verdict.kind == "ok":
             return Ticket(request_id, asks, verdict.minute, verdict.remaining,
-                          verdict.reset_seconds)
+                          verdict.reset_seconds, store=verdict.store)
         raise _rejection(verdict, asks[verdict.index])
 
     def settle(self, ticket, tokens_used, cost_usd):
         """Release the ticket's slots and reservation; count what the request really used.
-        The ticket's remaining figures move from the worst case to the real use."""
+        The ticket's remaining figures move from the worst case to the real use. Never raises:
+        a settle that fails is logged (its slots expire with their lease)."""
         if ticket is None:
             return
         cost = to_nano(cost_usd)
-        self.store.release(ticket, tokens_used, cost)
+        try:
+            (ticket.store or self.store).release(ticket, tokens_used, cost)
+        except Exception:
+            log.exception("settling the limits of request %s failed", ticket.request_id)
+        if ticket.store is self.fallback and self.fallback is not None and (
+                not self.breaker.down):  # admitted while Redis was down, over after it
+            self._reconcile_quietly()
         ticket.remaining = [
             (requests, tokens + ask.tokens - tokens_used, budget + ask.reserve - cost)
             for ask, (requests, tokens, budget) in zip(ticket.asks, ticket.remaining, strict=True)]
+
+    def budget(self, scope, now=None):
+        """(spent, reserved) nano-dollars of scope's current budget window, as the store that
+        admits requests counts them (the database's log when Redis is down)."""
+        now = time.time() if now is None else now
+        ask = self._ask(scope, 0, 0, now)
+
+        def read(store):
+            state = store.budget_state(ask)
+            if state is None:
+                self._seed(store, ask, now)
+                state = store.budget_state(ask) or (0, 0)
+            return state
+
+        if self.breaker is None or self.fallback is None:
+            return read(self.store)
+        return self.breaker.call(lambda: read(self.store),
+                                 lambda: (self._spent(ask, now), 0))
+
+    def _decide(self, request_id, asks, now):
+        if self.breaker is None or self.fallback is None:
+            return self._acquire(self.store, request_id, asks, now)
+        if self.breaker.allow():
+            try:
+                if self.breaker.down or self._unreconciled:  # the probe: Redis may be back
+                    self._reconcile()
+                verdict = self._acquire(self.store, request_id, asks, now)
+            except REDIS_FAILURES as exc:
+                self.breaker.failed(exc)
+            else:
+                self.breaker.succeeded()
+                return verdict
+        return self._acquire(self._degraded(asks), request_id, asks, now)
+
+    def _acquire(self, store, request_id, asks, now):
+        while True:
+            verdict = store.acquire(request_id, asks, now)
+            if verdict.kind != "seed":
+                verdict.store = verdict.store or store
+                return verdict
+            self._seed(store, asks[verdict.index], now)
+
+    def _seed(self, store, ask, now):
+        store.seed(ask, self._spent(ask, now))
+
+    def _spent(self, ask, now):
+        start, _, _ = window(ask.scope.budget_period, _utc(now))
+        try:
+            return to_nano(self.spent_since(ask.scope.name, start))
+        except Exception:
+            log.warning("budget of %s: the database did not answer", ask.scope.name,
+                        exc_info=True)
+            raise ServiceUnavailable(
+                f"The budget of {ask.scope.name} cannot be checked right now (the database is "
+                "unavailable); retry shortly.", code="budget_unavailable",
+                headers={"retry-after": "5"}) from None
+
+    def _degraded(self, asks):
+        """The store to use while Redis is down, or 503 where the mode says closed."""
+        budgets = any(a.scope.max_budget_usd is not None for a in asks)
+        rates = any(a.scope.rpm is not None or a.scope.tpm is not None
+                    or a.scope.max_parallel is not None for a in asks)
+        if (budgets and self.down_budgets == "closed") or (
+                rates and self.down_rate_limits == "closed"):
+            what = "budgets" if budgets and self.down_budgets == "closed" else "rate limits"
+            retry = max(1, math.ceil(self.breaker.retry_seconds))
+            raise ServiceUnavailable(
+                f"The {what} of this key cannot be checked right now (the limits store is "
+                f"unavailable); retry in {retry} s.", code="limits_unavailable",
+                headers={"retry-after": str(retry)})
+        return self.fallback
+
+    def _reconcile(self):
+        """Add what was spent in memory while Redis was down to Redis's budget counters
+        (raises, keeping it for the next time, when Redis fails)."""
+        with self._lock:
+            spent = self._unreconciled
+            for where, nano in self.fallback.take_spent().items():
+                spent[where] = spent.get(where, 0) + nano
+            self._unreconciled = {}
+        if not spent:
+            return
+        try:
+            self.store.add_spent(spent)
+        except BaseException:
+            with self._lock:
+                for where, nano in spent.items():
+                    self._unreconciled[where] = self._unreconciled.get(where, 0) + nano
+            raise
+
+    def _reconcile_quietly(self):
+        try:
+            self._reconcile()
+        except Exception:
+            log.warning("could not add the spending counted while Redis was down; will retry",
+                        exc_info=True)
 
     @staticmethod
     def _ask(scope, tokens, reserve_usd, now):
@@ -141,21 +195,11 @@ class Limiter:
         return ask
 
 
-@dataclass
-class Verdict:
-    kind: str  # ok | rpm | tpm | parallel | budget | seed
-    index: int = 0  # which ask failed (or needs seeding)
-    minute: int = 0
-    remaining: list = field(default_factory=list)
-    reset_seconds: float = 60.0
-    budget_left: int = 0
-
-
 def _rejection(verdict, ask):
     scope = ask.scope
     if verdict.kind == "budget":
         retry = (max(1, math.ceil(ask.period_end - time.time())) if ask.period_end else None)
-        message = (f"Budget exhausted for {scope.name}: {_usd(verdict.budget_left)} USD left of "
+        message = (f"Budget exhausted for {scope.name}: {usd(verdict.budget_left)} USD left of "
                    f"{scope.max_budget_usd} ({scope.budget_period or 'total'}); this request "
                    "may cost up to more than that.")
         return RateLimited(message, code="budget_exceeded",

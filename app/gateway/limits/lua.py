@@ -115,3 +115,30 @@ while i <= #ARGV do
 end
 return 1
 """
+
+# The lease of open parallel slots and budget reservations, renewed by the worker holding them
+# (RedisStore's keeper, every lease / 3): ARGV lease (ms), then pairs of (sorted set, member).
+# XX: a slot released meanwhile is not brought back. A slot whose worker died (or could not
+# reach Redis to release it) is dropped by the next ACQUIRE once its lease is over.
+REFRESH = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease = tonumber(ARGV[1])
+for i = 2, #ARGV, 2 do
+  redis.call('ZADD', ARGV[i], 'XX', now, ARGV[i + 1])
+  local ttl = redis.call('PTTL', ARGV[i])
+  if ttl >= 0 and ttl < lease then redis.call('PEXPIRE', ARGV[i], lease) end
+end
+return 1
+"""
+
+# Spending counted in this process while Redis was down (REDIS_DOWN_BUDGETS=local), added to
+# the budget windows Redis holds: ARGV pairs of (budget hash, nano-dollars).
+ADD_SPENT = """
+for i = 1, #ARGV, 2 do
+  if redis.call('HEXISTS', ARGV[i], 'spent') == 1 then
+    redis.call('HINCRBY', ARGV[i], 'spent', tonumber(ARGV[i + 1]))
+  end
+end
+return 1
+"""

@@ -2,7 +2,8 @@
 (with several workers or instances, each counts alone)."""
 import threading
 
-from .limiter import STALE_SECONDS, Verdict, to_nano
+from .limiter import STALE_SECONDS
+from .tickets import Verdict, to_nano
 
 
 class MemoryStore:
@@ -12,7 +13,8 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._minutes = {}  # (scope, "r"|"t") -> (minute, used)
         self._inflight = {}  # scope -> {request_id: started}
-        self._budgets = {}  # (scope, period id) -> {"spent": nano, "reserved": {rid: (nano, t)}}
+        # (scope, period id) -> {"spent": nano, "seeded": nano, "reserved": {rid: (nano, t)}}
+        self._budgets = {}
 
     def acquire(self, request_id, asks, now):
         minute = int(now // 60)
@@ -66,7 +68,28 @@ class MemoryStore:
     def seed(self, ask, spent_nano):
         with self._lock:
             self._budgets.setdefault((ask.scope.name, ask.period_id),
-                                     {"spent": spent_nano, "reserved": {}})
+                                     {"spent": spent_nano, "seeded": spent_nano, "reserved": {}})
+
+    def budget_state(self, ask):
+        """(spent, reserved) nano-dollars of ask's budget window; None until it is seeded."""
+        with self._lock:
+            budget = self._budgets.get((ask.scope.name, ask.period_id))
+            if budget is None:
+                return None
+            return budget["spent"], sum(v for v, _ in budget["reserved"].values())
+
+    def take_spent(self):
+        """{(scope, period id): nano-dollars spent here since the window was seeded or last
+        taken}. A window with no open reservation is forgotten (it is seeded afresh, from the
+        database, the next time it is needed)."""
+        with self._lock:
+            taken = {where: b["spent"] - b["seeded"] for where, b in self._budgets.items()
+                     if b["spent"] > b["seeded"]}
+            for where, budget in list(self._budgets.items()):
+                budget["seeded"] = budget["spent"]
+                if not budget["reserved"]:
+                    del self._budgets[where]
+            return taken
 
     def release(self, ticket, tokens_used, cost_nano):
         with self._lock:

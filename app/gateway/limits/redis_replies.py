@@ -8,33 +8,57 @@ request, which it can only send once it has the answer, is admitted after this o
 One background thread (a greenlet under gevent) reads the replies in order and gives the
 connections back to the pool. A reply that says Redis lost its scripts (a restart, SCRIPT FLUSH),
 or a connection that failed, runs the call again through redis-py's Script, which loads the
-script and retries as redis-py does; a call that cannot be sent goes that way at once.
+script and retries as redis-py does.
+
+run() never raises and never blocks on a Redis that is down: a call that cannot be sent (Redis
+refuses, times out, or the breaker says it is down) waits in memory — at most MAX_WAITING calls,
+oldest first — and retry_waiting() sends it once Redis answers again: before the next
+admission that reaches Redis (so a slot is free before it is counted) and on every lease
+renewal.
 """
+import collections
 import logging
 import queue
 import threading
 
 from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
 
+from ..redis_breaker import REDIS_FAILURES
+
 log = logging.getLogger(__name__)
+MAX_WAITING = 100_000
 
 
 class DeferredReplies:
-    def __init__(self, client):
+    def __init__(self, client, breaker=None):
         self._pool = client.connection_pool
+        self._breaker = breaker
         self._sent = queue.Queue()
+        self._waiting = collections.deque()
         self._thread = None
         self._lock = threading.Lock()
+        self.given_up = 0  # calls dropped because too many were waiting
+
+    @property
+    def waiting(self):
+        return len(self._waiting)
 
     def run(self, script, args):
-        """script(args=args), without waiting for its reply."""
-        connection = self._pool.get_connection()
+        """script(args=args), without waiting for its reply; never raises."""
+        if self._breaker is not None and not self._breaker.allow():
+            self._wait(script, args)
+            return
+        try:
+            connection = self._pool.get_connection()
+        except REDIS_FAILURES as exc:
+            self._failed(exc, script, args)
+            return
         try:
             connection.send_command("EVALSHA", script.sha, 0, *args)
-        except (ConnectionError, TimeoutError):
+        except REDIS_FAILURES:
             connection.disconnect()
             self._pool.release(connection)
-            script(args=args)
+            self._run_again(script, args)
             return
         except BaseException:
             connection.disconnect()
@@ -44,6 +68,20 @@ class DeferredReplies:
         if self._thread is None:
             self._start()
 
+    def retry_waiting(self):
+        """Send the calls that waited for Redis, oldest first (raises, keeping the rest, when
+        Redis fails again: the caller tells the breaker)."""
+        while self._waiting:
+            try:
+                script, args = self._waiting.popleft()
+            except IndexError:  # another caller sent it meanwhile
+                return
+            try:
+                script(args=args)
+            except BaseException:
+                self._waiting.appendleft((script, args))
+                raise
+
     def wait(self, timeout=5.0):
         """Until every reply sent so far is read (tests). True if within timeout."""
         done = threading.Event()
@@ -51,6 +89,20 @@ class DeferredReplies:
         if self._thread is None:
             self._start()
         return done.wait(timeout)
+
+    def _failed(self, exc, script, args):
+        if self._breaker is not None:
+            self._breaker.failed(exc)
+        self._wait(script, args)
+
+    def _wait(self, script, args):
+        if len(self._waiting) >= MAX_WAITING:
+            self._waiting.popleft()
+            self.given_up += 1
+            if self.given_up % 1000 == 1:
+                log.error("Redis down: %d settles dropped (their slots and reservations expire "
+                          "with their lease)", self.given_up)
+        self._waiting.append((script, args))
 
     def _start(self):
         with self._lock:
@@ -79,9 +131,10 @@ class DeferredReplies:
             finally:
                 self._pool.release(connection)
 
-    @staticmethod
-    def _run_again(script, args):
+    def _run_again(self, script, args):
         try:
             script(args=args)
+        except REDIS_FAILURES as exc:
+            self._failed(exc, script, args)
         except Exception:
             log.exception("deferred Redis call failed when run again")

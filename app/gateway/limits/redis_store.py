@@ -1,11 +1,24 @@
 """Limit counters in Redis: shared by every worker and instance, one atomic Lua script to admit
-a request and one to settle it (lua.py)."""
+a request and one to settle it (lua.py).
+
+Parallel slots and budget reservations are leases: the worker holding them renews them every
+lease / 3 seconds (one script call for all of its requests), so a slot or reservation whose
+release never reached Redis — its worker died, or Redis was cut while the request settled — is
+dropped by the next admission at most `lease_seconds` after its last renewal. A settle that
+cannot reach Redis waits in memory (redis_replies.py) and is sent when Redis answers again.
+
+Keys are `<prefix>:<scope>:…`; the prefix (a string, or a callable resolved once) keeps two
+gateways that share a Redis server but not a database (staging and production, a rebuilt
+database) apart.
+"""
 import math
+import threading
 import time
 
-from .limiter import STALE_SECONDS, Verdict, to_nano
-from .lua import ACQUIRE, RELEASE
+from .limiter import LEASE_SECONDS
+from .lua import ACQUIRE, ADD_SPENT, REFRESH, RELEASE
 from .redis_replies import DeferredReplies
+from .tickets import Verdict, to_nano
 
 NONE = -1  # "no limit" in the Lua scripts' arguments
 
@@ -15,19 +28,34 @@ def _opt(value):
 
 
 class RedisStore:
-    def __init__(self, client, prefix="gw:lim"):
+    def __init__(self, client, prefix="gw:lim", breaker=None, lease_seconds=LEASE_SECONDS):
         self.client = client
-        self.prefix = prefix
-        self.stale_seconds = STALE_SECONDS  # tests shorten it
+        self._prefix = prefix
+        self.lease_seconds = lease_seconds
+        self.breaker = breaker
         self._acquire = client.register_script(ACQUIRE)
         self._release = client.register_script(RELEASE)
-        self.settles = DeferredReplies(client)  # the answer does not wait for a settle's reply
+        self._refresh = client.register_script(REFRESH)
+        self._add_spent = client.register_script(ADD_SPENT)
+        self.settles = DeferredReplies(client, breaker)  # the answer never waits for a settle
+        self._held = {}  # request id -> [(sorted set, member)] leased by this worker
+        self._lock = threading.Lock()
+        self._keeper = None
+        self._closed = threading.Event()
+
+    @property
+    def prefix(self):
+        if callable(self._prefix):
+            self._prefix = self._prefix()
+        return self._prefix
 
     def _key(self, ask):
         return f"{self.prefix}:{ask.scope.name}"
 
     def acquire(self, request_id, asks, now):
-        args = [request_id, self.stale_seconds]
+        if self.settles.waiting:  # settles that waited for Redis go first
+            self.settles.retry_waiting()
+        args = [request_id, self.lease_seconds]
         for ask in asks:
             s = ask.scope
             budget = NONE if s.max_budget_usd is None else to_nano(s.max_budget_usd)
@@ -38,10 +66,11 @@ class RedisStore:
         if kind == "ok":
             values = [int(v) for v in reply[3:]]
             remaining = [tuple(values[i:i + 3]) for i in range(0, len(values), 3)]
+            self._hold(request_id, asks)
             return Verdict("ok", minute=int(reply[1]), remaining=remaining,
-                           reset_seconds=int(reply[2]) / 1000)
+                           reset_seconds=int(reply[2]) / 1000, store=self)
         return Verdict(kind, index=int(reply[1]) - 1, reset_seconds=int(reply[2]) / 1000,
-                       budget_left=int(reply[3]) if len(reply) > 3 else 0)
+                       budget_left=int(reply[3]) if len(reply) > 3 else 0, store=self)
 
     def seed(self, ask, spent_nano):
         key = f"{self._key(ask)}:b:{ask.period_id}"
@@ -49,7 +78,18 @@ class RedisStore:
         ttl = (math.ceil(ask.period_end - time.time()) + 86400) if ask.period_end else 30 * 86400
         self.client.expire(key, max(ttl, 60))
 
+    def budget_state(self, ask):
+        """(spent, reserved) nano-dollars of ask's budget window; None until it is seeded."""
+        spent, reserved = self.client.hmget(f"{self._key(ask)}:b:{ask.period_id}",
+                                            "spent", "reserved")
+        if spent is None:
+            return None
+        return int(spent), max(int(reserved or 0), 0)
+
     def release(self, ticket, tokens_used, cost_nano):
+        """Never raises, never waits: the call leaves now, or when Redis is back."""
+        with self._lock:
+            self._held.pop(ticket.request_id, None)
         args = [ticket.request_id, ticket.minute]
         for ask in ticket.asks:
             s = ask.scope
@@ -57,3 +97,59 @@ class RedisStore:
                      0 if s.max_parallel is None else 1,
                      "" if s.max_budget_usd is None else ask.period_id, cost_nano]
         self.settles.run(self._release, args)
+
+    def add_spent(self, spent):
+        """{(scope name, period id): nano-dollars} counted elsewhere while Redis was down."""
+        args = []
+        for (scope, period), nano in spent.items():
+            args += [f"{self.prefix}:{scope}:b:{period}", nano]
+        if args:
+            self._add_spent(args=args)
+
+    # --- leases ------------------------------------------------------------------------------
+
+    def _hold(self, request_id, asks):
+        leased = []
+        for ask in asks:
+            if ask.scope.max_parallel is not None:
+                leased.append((f"{self._key(ask)}:p", request_id))
+            if ask.scope.max_budget_usd is not None:
+                leased.append((f"{self._key(ask)}:b:{ask.period_id}:open", request_id))
+        if not leased:
+            return
+        with self._lock:
+            self._held[request_id] = leased
+        if self._keeper is None:
+            self._start_keeper()
+
+    def _start_keeper(self):
+        with self._lock:
+            if self._keeper is None:
+                self._keeper = threading.Thread(target=self._keep, name="limit-leases",
+                                                daemon=True)
+                self._keeper.start()
+
+    def _keep(self):
+        while not self._closed.wait(self.lease_seconds / 3):
+            self.renew()
+
+    def close(self):
+        """Stop renewing leases (what this worker holds expires with them)."""
+        self._closed.set()
+
+    def renew(self):
+        """Renew the leases of every request this worker holds; send settles left waiting."""
+        with self._lock:
+            pairs = [pair for leased in self._held.values() for pair in leased]
+        if pairs:
+            args = [int(self.lease_seconds * 1000)]
+            for key, member in pairs:
+                args += [key, member]
+            self._call(lambda: self._refresh(args=args))
+        if self.settles.waiting:
+            self._call(self.settles.retry_waiting)
+
+    def _call(self, action):
+        if self.breaker is None:
+            return action()
+        return self.breaker.call(action, lambda: None)

@@ -8,8 +8,9 @@ and what an attempt's outcome means for them.
   10 s → 30 s → 60 s → 300 s on consecutive 429s; a success resets it). One that gets 401/403
   is taken out for the auth cooldown, loudly logged (provider and key index, never the key).
 - Keys are spread round-robin over the ones not cooling.
-The state lives in a health store (health_stores.py): Redis when configured, else memory. When
-Redis fails, the gateway keeps serving as if every deployment were healthy.
+The state lives in a health store (health_stores.py): Redis when configured, else memory. While
+Redis is down (redis_breaker.py) circuits and cooldowns are kept in this process's memory;
+should even that fail, the gateway serves as if every deployment were healthy.
 """
 import itertools
 import logging
@@ -33,9 +34,11 @@ class Gate:
 
 
 class Health:
-    def __init__(self, store, resilience):
+    def __init__(self, store, resilience, fallback=None, breaker=None):
         self.store = store
         self.resilience = resilience
+        self.fallback = fallback  # a MemoryHealthStore, used while the breaker says Redis is down
+        self.breaker = breaker
         self._turns = {}  # provider name -> counter for round-robin over its keys
         self._lock = threading.Lock()
 
@@ -43,7 +46,7 @@ class Health:
         nkeys = len(provider.api_keys)
         probe_ttl = provider.connect_timeout_seconds + provider.answer_timeout + 1.0
         try:
-            check = self.store.check(deployment.id, provider.name, nkeys, probe_ttl)
+            check = self._call("check", deployment.id, provider.name, nkeys, probe_ttl)
         except Exception:
             log.warning("health store unavailable; treating %s as healthy", deployment.id,
                         exc_info=True)
@@ -82,17 +85,24 @@ class Health:
                          ladder=self.resilience.rate_limit_cooldowns,
                          auth_seconds=self.resilience.auth_cooldown_seconds)
         try:
-            event, cooled = self.store.record(report)
+            event, cooled = self._call("record", report)
         except Exception:
             log.warning("health store unavailable; outcome of %s not recorded", deployment.id,
                         exc_info=True)
             return
         self._log(deployment, circuit, event, provider, gate.key, key_event, cooled, status)
 
+    def _call(self, method, *args):
+        """The store's method, or the fallback's while Redis is down."""
+        if self.breaker is None or self.fallback is None:
+            return getattr(self.store, method)(*args)
+        return self.breaker.call(lambda: getattr(self.store, method)(*args),
+                                 lambda: getattr(self.fallback, method)(*args))
+
     def flush(self):
         """Send outcomes a batching store still holds (the worker is stopping)."""
         flush = getattr(self.store, "flush", None)
-        if flush is not None:
+        if flush is not None and (self.breaker is None or self.breaker.allow()):
             try:
                 flush()
             except Exception:

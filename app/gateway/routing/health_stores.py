@@ -167,11 +167,18 @@ def _ms(seconds):
 
 class RedisHealthStore:
     def __init__(self, client, prefix="gw:health"):
+        """prefix: of every key; a string, or a callable resolved when first needed."""
         self.client = client
-        self.prefix = prefix
+        self._prefix = prefix
         self._check = client.register_script(CHECK)
         self._record = client.register_script(RECORD)
         self._record_successes = client.register_script(RECORD_SUCCESSES)
+
+    @property
+    def prefix(self):
+        if callable(self._prefix):
+            self._prefix = self._prefix()
+        return self._prefix
 
     def check(self, deployment, provider, nkeys, probe_ttl):
         reply = self._check(args=[self.prefix, deployment, provider, nkeys, _ms(probe_ttl)])
