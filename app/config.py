@@ -62,6 +62,16 @@ class Config:
     MAX_REQUEST_BYTES = _int("MAX_REQUEST_BYTES", 32 * 1024 * 1024)
     # How long an authenticated key stays cached in a worker before it is looked up again.
     KEY_CACHE_TTL_SECONDS = _float("KEY_CACHE_TTL_SECONDS", 30.0)
+    # An unknown key is answered 401 from memory for this long; an address whose unknown keys
+    # failed this often in a minute gets 429 for keys never seen valid (0: no such limit).
+    AUTH_UNKNOWN_KEY_CACHE_SECONDS = _float("AUTH_UNKNOWN_KEY_CACHE_SECONDS", 60.0)
+    AUTH_FAILURES_PER_MINUTE = _int("AUTH_FAILURES_PER_MINUTE", 30)
+    # PostgreSQL: the longest wait to connect, or for an unanswered packet (TCP user timeout and
+    # keepalives), and the longest statement; after a failure, key lookups probe the database
+    # once per DATABASE_RETRY_SECONDS while known keys are served from their last good lookup.
+    DATABASE_TIMEOUT_SECONDS = _int("DATABASE_TIMEOUT_SECONDS", 5)
+    DATABASE_STATEMENT_TIMEOUT_SECONDS = _int("DATABASE_STATEMENT_TIMEOUT_SECONDS", 30)
+    DATABASE_RETRY_SECONDS = _float("DATABASE_RETRY_SECONDS", 2.0)
     # Ping (Anthropic) / SSE comment (OpenAI) after this many seconds of upstream silence; 0: off.
     STREAM_KEEPALIVE_SECONDS = _float("STREAM_KEEPALIVE_SECONDS", 10.0)
     # With Redis: an all-clear health check of a deployment is reused for this long, and

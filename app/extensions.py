@@ -34,7 +34,7 @@ class RedisExtension:
             # socket_read_size: each connection's read buffer; redis-py's 64 KB default is
             # 4 MB a worker over 64 connections, for replies of a few dozen bytes. Every wait
             # on Redis is bounded by the socket timeouts; after a failure the breaker
-            # (gateway/redis_breaker.py) keeps requests from waiting on it again.
+            # (gateway/breaker.py) keeps requests from waiting on it again.
             wait = app.config["REDIS_SOCKET_TIMEOUT_SECONDS"]
             pool = redis.BlockingConnectionPool.from_url(
                 url, max_connections=app.config["REDIS_MAX_CONNECTIONS"], timeout=5,

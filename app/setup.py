@@ -8,16 +8,17 @@ import uuid
 from flask import g, request
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from . import db_waits
 from .config import database_url
 from .extensions import cors, db, redis_ext, swagger
 from .gateway.auth import Authenticator
+from .gateway.breaker import DATABASE_FAILURES, REDIS_FAILURES, Breaker
 from .gateway.catalog.loader import load_catalog
 from .gateway.limits.limiter import DOWN_MODES, Limiter
 from .gateway.limits.memory_store import MemoryStore
 from .gateway.limits.redis_store import RedisStore
 from .gateway.logs.writer import RequestLogWriter
 from .gateway.pipeline import Gateway
-from .gateway.redis_breaker import RedisBreaker
 from .gateway.routing.health import Health
 from .gateway.routing.health_batch import BatchedHealthStore
 from .gateway.routing.health_stores import MemoryHealthStore, RedisHealthStore
@@ -41,10 +42,9 @@ def register_extensions(app):
     uri = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
     if uri.startswith("postgresql"):
-        # a database that drops packets must fail fast, so request logs go to the spool
-        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-        options["connect_args"] = {"connect_timeout": 5, **options.get("connect_args", {})}
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _postgresql_options(app.config)
+        db_waits.install(app.config["DATABASE_STATEMENT_TIMEOUT_SECONDS"]
+                         + app.config["DATABASE_TIMEOUT_SECONDS"])
     if uri.startswith("sqlite:///"):
         os.makedirs(os.path.dirname(uri[len("sqlite:///"):]) or ".", exist_ok=True)
     db.init_app(app)
@@ -64,6 +64,22 @@ def register_extensions(app):
 
 def new_request_id():
     return f"req_{uuid.uuid4().hex}"
+
+
+def _postgresql_options(config):
+    """Every wait on PostgreSQL is bounded: connecting (connect_timeout), a packet the network
+    dropped (tcp_user_timeout, keepalives), a statement (statement_timeout), a pooled connection
+    (pool_timeout), a peer that never answers (db_waits.py). A database that drops packets
+    fails fast: request logs go to the spool, key lookups to the last good answer."""
+    wait = max(1, int(config["DATABASE_TIMEOUT_SECONDS"]))
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options.setdefault("pool_timeout", wait)
+    statement_ms = int(config["DATABASE_STATEMENT_TIMEOUT_SECONDS"] * 1000)
+    options["connect_args"] = {
+        "connect_timeout": wait, "tcp_user_timeout": wait * 1000, "keepalives": 1,
+        "keepalives_idle": wait, "keepalives_interval": 1, "keepalives_count": 3,
+        "options": f"-c statement_timeout={statement_ms}", **options.get("connect_args", {})}
+    return options
 
 
 def register_request_id(app):
@@ -91,21 +107,32 @@ def register_request_id(app):
 def register_gateway(app):
     catalog = load_catalog(app.config.get("GATEWAY_CONFIG"), VendorManager.vendors())
 
+    write_seconds = max(10, 2 * app.config["DATABASE_TIMEOUT_SECONDS"])
+
     def write_batch(rows):
-        with app.app_context():
+        with app.app_context(), db_waits.bounded(write_seconds):
             return request_logs.insert_batch(rows)
 
     writer = RequestLogWriter(write_batch, queue_size=app.config["LOG_QUEUE_SIZE"],
                               batch_size=app.config["LOG_BATCH_SIZE"],
                               flush_seconds=app.config["LOG_FLUSH_SECONDS"],
                               spool_dir=app.config["LOG_SPOOL_DIR"])
-    authenticator = Authenticator(principals.principal_for_hash,
-                                  master_key=app.config.get("GATEWAY_MASTER_KEY"),
-                                  ttl=app.config["KEY_CACHE_TTL_SECONDS"])
+    lookup_seconds = app.config["DATABASE_TIMEOUT_SECONDS"]
+
+    def lookup(key_hash):
+        with db_waits.bounded(lookup_seconds):
+            return principals.principal_for_hash(key_hash)
+
+    authenticator = Authenticator(
+        lookup, master_key=app.config.get("GATEWAY_MASTER_KEY"),
+        ttl=app.config["KEY_CACHE_TTL_SECONDS"],
+        breaker=Breaker("The database", DATABASE_FAILURES, app.config["DATABASE_RETRY_SECONDS"]),
+        negative_ttl=app.config["AUTH_UNKNOWN_KEY_CACHE_SECONDS"],
+        failures_per_minute=app.config["AUTH_FAILURES_PER_MINUTE"])
     redis_client = app.extensions.get("redis")
     breaker = prefix = None
     if redis_client is not None:
-        breaker = RedisBreaker(app.config["REDIS_RETRY_SECONDS"])
+        breaker = Breaker("Redis", REDIS_FAILURES, app.config["REDIS_RETRY_SECONDS"])
         prefix = _redis_key_prefix(app)
     app.extensions["gateway"] = Gateway(Router(catalog), VendorManager(), authenticator, writer,
                                         _limiter(app, redis_client, breaker, prefix),

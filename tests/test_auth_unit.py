@@ -8,9 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
-from app.errors import AuthenticationFailed
+from app.errors import AuthenticationFailed, RateLimited, ServiceUnavailable
 from app.gateway.auth import MASTER, Authenticator, Principal, generate_key, hash_key
+from app.gateway.breaker import DATABASE_FAILURES, Breaker
 from app.models import utcnow
 
 URLSAFE = set(string.ascii_letters + string.digits + "-_")
@@ -121,13 +123,84 @@ def test_concurrent_misses_look_the_key_up_once(clock):
     assert lookup.calls == [HASH]
 
 
-def test_a_bad_key_is_looked_up_each_time(clock):
+def test_an_unknown_key_is_looked_up_once_per_negative_ttl(clock):
     lookup = Lookup({})
-    auth = Authenticator(lookup, ttl=30.0, clock=clock)
-    for _ in range(2):
+    auth = Authenticator(lookup, ttl=30.0, clock=clock, negative_ttl=10.0)
+    for _ in range(5):
         with pytest.raises(AuthenticationFailed):
             auth.authenticate("sk-gw-unknown")
+    assert len(lookup.calls) == 1
+    clock.now += 10.1
+    with pytest.raises(AuthenticationFailed):
+        auth.authenticate("sk-gw-unknown")
     assert len(lookup.calls) == 2
+
+
+def test_a_key_created_after_it_was_tried_works_once_invalidated(clock):
+    lookup = Lookup({})
+    auth = Authenticator(lookup, ttl=30.0, clock=clock)
+    with pytest.raises(AuthenticationFailed):
+        auth.authenticate(SECRET)
+    lookup.principals[HASH] = member()
+    auth.invalidate(HASH)  # what the admin API does when it creates or rotates a key
+    assert auth.authenticate(SECRET) == member()
+
+
+def test_repeated_failures_from_one_address_are_refused_without_a_lookup(clock):
+    lookup = Lookup({HASH: member()})
+    auth = Authenticator(lookup, ttl=30.0, clock=clock, failures_per_minute=5)
+    auth.authenticate(SECRET, "10.0.0.1")  # a key known good in this worker
+    for i in range(5):
+        with pytest.raises(AuthenticationFailed):
+            auth.authenticate(f"sk-gw-guess-{i}", "10.0.0.1")
+    calls = len(lookup.calls)
+    with pytest.raises(RateLimited) as info:
+        auth.authenticate("sk-gw-guess-next", "10.0.0.1")
+    assert info.value.code == "too_many_failed_authentications"
+    assert 1 <= int(info.value.headers["retry-after"]) <= 60
+    assert len(lookup.calls) == calls  # no database trip for it
+    with pytest.raises(AuthenticationFailed):  # another address is not slowed down
+        auth.authenticate("sk-gw-guess-next", "10.0.0.2")
+    clock.now += 31  # the good key's cache entry expired: it is still looked up, not refused
+    assert auth.authenticate(SECRET, "10.0.0.1") == member()
+    clock.now += 30  # a minute after the failures, the address may try again
+    with pytest.raises(AuthenticationFailed):
+        auth.authenticate("sk-gw-guess-later", "10.0.0.1")
+
+
+class FlakyLookup(Lookup):
+    """Raises like a database that refuses connections while `down`."""
+
+    def __init__(self, principals=None):
+        super().__init__(principals)
+        self.down = False
+
+    def __call__(self, key_hash):
+        if self.down:
+            self.calls.append(key_hash)
+            raise OperationalError("SELECT …", {}, ConnectionRefusedError("refused"))
+        return super().__call__(key_hash)
+
+
+def test_with_the_database_down_known_keys_work_and_unknown_keys_get_503(clock):
+    lookup = FlakyLookup({HASH: member()})
+    auth = Authenticator(lookup, ttl=30.0, clock=clock,
+                         breaker=Breaker("db", DATABASE_FAILURES, retry_seconds=2, clock=clock))
+    auth.authenticate(SECRET)
+    lookup.down, lookup.calls = True, []
+    clock.now += 31  # the cache entry expired during the outage
+    assert auth.authenticate(SECRET) == member()  # its last good lookup
+    for other in ("sk-gw-other-1", "sk-gw-other-2"):
+        with pytest.raises(ServiceUnavailable) as info:
+            auth.authenticate(other)
+        assert info.value.status == 503 and info.value.headers["retry-after"] == "2"
+    assert auth.authenticate(SECRET) == member()
+    assert len(lookup.calls) == 1  # the breaker: one try, then no waits until the next probe
+    clock.now += 2.1
+    lookup.down = False
+    with pytest.raises(AuthenticationFailed):  # the probe: the database answers again
+        auth.authenticate("sk-gw-other-1")
+    assert auth.authenticate(SECRET) == member()
 
 
 def test_a_revoke_is_seen_after_the_ttl(auth, lookup, clock):
@@ -186,17 +259,6 @@ def test_key_expiring_in_the_future_is_accepted(clock):
     principal = member(expires_at=utcnow() + timedelta(days=1))
     auth = Authenticator(Lookup({HASH: principal}), clock=clock)
     assert auth.authenticate(SECRET) == principal
-
-
-def test_unknown_keys_are_not_cached(auth, lookup):
-    for _ in range(2):
-        with pytest.raises(AuthenticationFailed) as info:
-            auth.authenticate("sk-gw-unknown")
-        assert info.value.code == "invalid_api_key"
-    assert lookup.calls == [hash_key("sk-gw-unknown")] * 2
-    # a key created after the first failed attempt works at once
-    lookup.principals[hash_key("sk-gw-unknown")] = member()
-    assert auth.authenticate("sk-gw-unknown") == member()
 
 
 @pytest.mark.parametrize("secret", [None, ""])

@@ -14,6 +14,7 @@ def test_ready_with_the_database_up(client):
     assert response.status_code == 200
     body = response.get_json()
     assert body["status"] == "ok" and body["checks"]["database"] == "ok"
+    assert body["log_spool"] == {"rows": 0, "writable": True}
     assert ("redis" in body["checks"]) == bool(os.environ.get("REDIS_URL"))
 
 
@@ -22,15 +23,29 @@ def test_ready_checks_the_real_redis(client):
     assert client.get("/health/ready").get_json()["checks"]["redis"] == "ok"
 
 
-def test_ready_is_503_naming_what_failed(app_factory):
+def test_ready_names_what_is_down_and_stays_200_while_the_gateway_serves(app_factory):
+    """A database or Redis outage is every instance's: taking them all out of the load balancer
+    would stop what the gateway still serves (README "Failure modes")."""
     app = app_factory(SQLALCHEMY_DATABASE_URI="postgresql://nobody@127.0.0.1:1/none",
                       REDIS_URL="redis://127.0.0.1:1/0")
     response = app.test_client().get("/health/ready")
-    assert response.status_code == 503
+    assert response.status_code == 200
     body = response.get_json()
-    assert body["status"] == "unavailable"
+    assert body["status"] == "degraded"
     assert body["checks"]["database"].startswith("error: OperationalError")
     assert body["checks"]["redis"].startswith("error: ConnectionError")
+    assert body["log_spool"] == {"rows": 0, "writable": True}
+
+
+def test_ready_is_503_when_request_logs_could_be_lost(app_factory, tmp_path):
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    app = app_factory(SQLALCHEMY_DATABASE_URI="postgresql://nobody@127.0.0.1:1/none",
+                      LOG_SPOOL_DIR=str(blocked / "spool"))
+    response = app.test_client().get("/health/ready")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "unavailable" and body["log_spool"]["writable"] is False
 
 
 def test_swagger_documents_every_endpoint_with_schemas(client):

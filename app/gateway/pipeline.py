@@ -33,6 +33,7 @@ class Inbound:
     read_body: Callable[[], bytes]
     headers: dict = field(default_factory=dict)
     client_request_id: str | None = None  # the client's own id, kept beside request_id
+    client_address: str | None = None
 
 
 @dataclass
@@ -57,17 +58,17 @@ class Gateway:
         self._endpoints = {"chat": self._chat, "embeddings": self._embeddings,
                            "messages": self._messages, "count_tokens": self._count_tokens}
 
-    def authenticate(self, api_key):
-        return self.authenticator.authenticate(api_key)
+    def authenticate(self, api_key, address=None):
+        return self.authenticator.authenticate(api_key, address)
 
-    def list_models(self, api_key):
-        return self.router.visible_models(self.authenticate(api_key))
+    def list_models(self, api_key, address=None):
+        return self.router.visible_models(self.authenticate(api_key, address))
 
     def handle(self, inbound):
         record = RequestRecord(inbound.request_id, inbound.surface, inbound.endpoint,
                                inbound.client_request_id)
         try:
-            principal = self.authenticate(inbound.api_key)
+            principal = self.authenticate(inbound.api_key, inbound.client_address)
             record.caller(principal)
             body = parse_json_object(inbound.read_body())
             reply = self._endpoints[inbound.endpoint](record, principal, body, inbound)

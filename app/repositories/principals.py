@@ -17,7 +17,19 @@ def _scope(name, row, prefix):
 
 
 def principal_for_hash(key_hash):
-    """The Principal of a key hash (None when unknown), in one query."""
+    """The Principal of a key hash (None when unknown), in one query. A failed query leaves the
+    session clean for the next one."""
+    try:
+        return _principal_for_hash(key_hash)
+    except Exception:
+        try:
+            db.session.rollback()
+        except Exception:
+            pass
+        raise
+
+
+def _principal_for_hash(key_hash):
     user, project = aliased(User), aliased(Project)
     columns = [ApiKey.id, ApiKey.user_id, ApiKey.project_id, ApiKey.expires_at,
                ApiKey.revoked_at, user.role, user.active]

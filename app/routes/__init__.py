@@ -20,7 +20,7 @@ def api_key():
 
 def caller():
     """The authenticated Principal of this request (401 when the key is missing or bad)."""
-    return gateway().authenticate(api_key())
+    return gateway().authenticate(api_key(), request.remote_addr)
 
 
 def require_admin(principal):
@@ -40,7 +40,8 @@ def read_body():
 def inbound(surface, endpoint):
     return Inbound(surface=surface, endpoint=endpoint, request_id=g.request_id,
                    api_key=api_key(), read_body=read_body, headers=dict(request.headers),
-                   client_request_id=g.get("client_request_id"))
+                   client_request_id=g.get("client_request_id"),
+                   client_address=request.remote_addr)
 
 
 def respond(reply):

@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from flasgger import swag_from
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
 from ..errors import NotFound
 from . import api_key, gateway, inbound, respond
@@ -30,14 +30,14 @@ def _model_object(entry):
 @bp.get("/models")
 @swag_from(str(DOCS / "models_list.yml"))
 def list_models():
-    models = gateway().list_models(api_key())
+    models = gateway().list_models(api_key(), request.remote_addr)
     return jsonify({"object": "list", "data": [_model_object(m) for m in models]})
 
 
 @bp.get("/models/<path:model>")
 @swag_from(str(DOCS / "models_get.yml"))
 def get_model(model):
-    for entry in gateway().list_models(api_key()):
+    for entry in gateway().list_models(api_key(), request.remote_addr):
         if entry.name == model:
             return jsonify(_model_object(entry))
     raise NotFound(f"The model `{model}` does not exist or you do not have access to it.",

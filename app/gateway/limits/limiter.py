@@ -14,7 +14,7 @@ Two stores behind one interface: Redis (atomic Lua scripts, one round trip to ad
 settle; shared by every worker and instance) and memory (one process only: with several workers
 or instances, set REDIS_URL).
 
-When Redis fails (the breaker, redis_breaker.py, says so at once after the first failure), the
+When Redis fails (the breaker, gateway/breaker.py, says so at once after the first failure), the
 limits degrade as configured: rpm/tpm/parallel are counted in this process's memory ("local") or
 refused with 503 ("closed"); budgets are refused with 503 ("closed", the default: a budget is
 never overspent) or counted in memory ("local", added to Redis's counters when it is back). A
@@ -27,7 +27,7 @@ import time
 from datetime import UTC, datetime
 
 from ...errors import RateLimited, ServiceUnavailable
-from ..redis_breaker import REDIS_FAILURES
+from ..breaker import REDIS_FAILURES
 from .periods import window
 from .tickets import Ask, Ticket, to_nano, usd
 

@@ -23,7 +23,7 @@ import threading
 
 from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
 
-from ..redis_breaker import REDIS_FAILURES
+from ..breaker import REDIS_FAILURES
 
 log = logging.getLogger(__name__)
 MAX_WAITING = 100_000

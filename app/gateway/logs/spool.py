@@ -113,6 +113,14 @@ class Spool:
         with _LIVE_LOCK:
             _LIVE.add(self.owner)
 
+    def writable(self):
+        """Could rows be appended now (the directory exists or can be made, and is writable)?"""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return False
+        return os.access(self.directory, os.W_OK)
+
     def release(self):
         """This spool's writer is gone: its file (if any is left) becomes an orphan."""
         with _LIVE_LOCK:

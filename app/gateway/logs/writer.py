@@ -69,6 +69,9 @@ class RequestLogWriter:
     def spool_path(self):
         return self._spool.path
 
+    def spool_writable(self):
+        return self._spool.writable()
+
     def start(self):
         """Start the writer thread (submit does it on first use); it first replays the spool
         files that dead processes left behind."""

@@ -9,7 +9,7 @@ and what an attempt's outcome means for them.
   is taken out for the auth cooldown, loudly logged (provider and key index, never the key).
 - Keys are spread round-robin over the ones not cooling.
 The state lives in a health store (health_stores.py): Redis when configured, else memory. While
-Redis is down (redis_breaker.py) circuits and cooldowns are kept in this process's memory;
+Redis is down (gateway/breaker.py) circuits and cooldowns are kept in this process's memory;
 should even that fail, the gateway serves as if every deployment were healthy.
 """
 import itertools

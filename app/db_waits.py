@@ -1,0 +1,75 @@
+"""A bound on every wait for PostgreSQL, on the client's side.
+
+The server's statement_timeout and the socket's TCP user timeout and keepalives cover a slow
+query and a network that drops packets; neither covers a peer that takes packets and never
+answers (a hung pooler, a half-dead load balancer, a partition behind a proxy). So psycopg2 runs
+in its asynchronous mode with this wait callback: each operation (connect, a statement) may wait
+at most `bounded()`'s seconds, or the default; past that its socket is shut down, so libpq
+fails the operation as a lost connection ("server closed the connection unexpectedly", an
+OperationalError SQLAlchemy knows as a disconnect: the pool drops that connection). Closing the
+connection instead would block in libpq on the same silent peer.
+
+select.select is gevent's under gevent workers (monkey-patched), so the wait stays cooperative,
+as with psycogreen; in threads it blocks only its own thread.
+"""
+import contextlib
+import contextvars
+import os
+import select
+import socket
+import time
+
+import psycopg2
+from psycopg2 import extensions
+
+_limit = contextvars.ContextVar("database_wait_limit", default=None)
+_default = [30.0]
+
+
+def install(default_seconds):
+    """Bound every PostgreSQL wait of this process by default_seconds (unless bounded())."""
+    _default[0] = default_seconds
+    extensions.set_wait_callback(wait)
+
+
+@contextlib.contextmanager
+def bounded(seconds):
+    """Database waits inside the block are bounded by `seconds` instead of the default."""
+    token = _limit.set(seconds)
+    try:
+        yield
+    finally:
+        _limit.reset(token)
+
+
+def wait(conn):
+    limit = _limit.get() or _default[0]
+    deadline = time.monotonic() + limit
+    shut = False
+    while True:
+        state = conn.poll()
+        if state == extensions.POLL_OK:
+            return
+        if state not in (extensions.POLL_READ, extensions.POLL_WRITE):
+            raise psycopg2.OperationalError(f"bad state from poll: {state}")
+        fd = conn.fileno()
+        left = deadline - time.monotonic()
+        if left > 0:
+            reading = state == extensions.POLL_READ
+            ready = select.select([fd] if reading else [], [] if reading else [fd], [], left)
+            if ready[0] or ready[1]:
+                continue
+        if shut:
+            raise psycopg2.OperationalError(f"the database did not answer within {limit:g} s")
+        _shut_down(fd)  # the next poll() raises the lost connection
+        shut = True
+
+
+def _shut_down(fd):
+    sock = socket.socket(fileno=os.dup(fd))
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        sock.close()
