@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from . import governance as gov
+from . import member_limits
 from .errors import InvalidRequest
 from .models import BUDGET_PERIODS, ROLES, utcnow
 from .repositories import keys as key_repo
@@ -114,10 +115,11 @@ def keys_create(email, name, models, expires_in, project, rpm, tpm, max_parallel
             raise click.ClickException(f"{user.email} is neither a member nor the owner of "
                                        f"project {found.name!r}; add them first")
         project_id = found.id
-    key, secret = key_repo.create(user, name=name, models=allow, expires_at=expires_at,
-                                  project_id=project_id, rpm=rpm, tpm=tpm,
-                                  max_parallel=max_parallel, max_budget_usd=budget,
-                                  budget_period=budget_period)
+    limits = {"models": allow, "rpm": rpm, "tpm": tpm, "max_parallel": max_parallel,
+              "max_budget_usd": budget, "budget_period": budget_period}
+    fixed = member_limits.admin_fixed({**limits, "expires_at": expires_at}, None, budget_period)
+    key, secret = key_repo.create(user, name=name, expires_at=expires_at, project_id=project_id,
+                                  admin_limits=fixed, **limits)
     click.echo(f"created key {key.id} ({key.prefix}…) for {user.email}; store it now, "
                "it is not shown again:")
     click.echo(secret)

@@ -7,13 +7,16 @@ from ..models import ApiKey, utcnow
 
 
 def create(user, *, name=None, models=None, expires_at=None, project_id=None, rpm=None,
-           tpm=None, max_parallel=None, max_budget_usd=None, budget_period=None):
-    """A new key for user; returns (ApiKey, secret). The secret is not stored, only its hash."""
+           tpm=None, max_parallel=None, max_budget_usd=None, budget_period=None,
+           admin_limits=None):
+    """A new key for user; returns (ApiKey, secret). The secret is not stored, only its hash.
+    admin_limits: what an admin fixed on it (member_limits.admin_fixed)."""
     secret, key_hash, prefix = generate_key()
     key = ApiKey(key_hash=key_hash, prefix=prefix, name=name, user_id=user.id,
                  project_id=project_id, models=list(models) if models else None,
                  expires_at=expires_at, rpm=rpm, tpm=tpm, max_parallel=max_parallel,
-                 max_budget_usd=max_budget_usd, budget_period=budget_period)
+                 max_budget_usd=max_budget_usd, budget_period=budget_period,
+                 admin_limits=admin_limits)
     db.session.add(key)
     db.session.commit()
     return key, secret
@@ -74,13 +77,14 @@ def update_fields(key, fields):
 
 
 def rotate(key, *, expires_at=None):
-    """Revoke key and create its successor (same owner, name, project, limits; expires_at as
-    given) in one transaction; returns (new ApiKey, secret)."""
+    """Revoke key and create its successor (same owner, name, project, limits, admin-fixed
+    limits; expires_at as given) in one transaction; returns (new ApiKey, secret)."""
     secret, key_hash, prefix = generate_key()
     new = ApiKey(key_hash=key_hash, prefix=prefix, name=key.name, user_id=key.user_id,
                  project_id=key.project_id, models=list(key.models) if key.models else None,
                  expires_at=expires_at, rpm=key.rpm, tpm=key.tpm, max_parallel=key.max_parallel,
-                 max_budget_usd=key.max_budget_usd, budget_period=key.budget_period)
+                 max_budget_usd=key.max_budget_usd, budget_period=key.budget_period,
+                 admin_limits=key.admin_limits)
     key.revoked_at = utcnow()
     db.session.add(new)
     db.session.commit()

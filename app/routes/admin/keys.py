@@ -106,10 +106,14 @@ def create_key():
     limits = gov.parse_limits(body)
     _, expires_at = gov.parse_expiry(body, utcnow())
     project_id = _project_id(principal, owner, body.get("project_id"))
-    if not principal.is_admin:
+    fixed = None
+    if principal.is_admin:
+        fixed = member_limits.admin_fixed({**limits, "expires_at": expires_at}, None,
+                                          limits.get("budget_period"))
+    else:
         limits = member_limits.apply_ceiling(limits, ceiling_of(owner))
     key, secret = key_repo.create(owner, name=name, project_id=project_id,
-                                  expires_at=expires_at, **limits)
+                                  expires_at=expires_at, admin_limits=fixed, **limits)
     return _with_secret(key, secret)
 
 
@@ -144,13 +148,19 @@ def update_key(key_id):
     if key.revoked_at is not None:
         raise InvalidRequest("This key is revoked and cannot be changed.", code="key_revoked")
     fields = gov.parse_limits(body)
-    if not principal.is_admin:
-        member_limits.apply_ceiling(fields, ceiling_of(key.user), fill_defaults=False)
     if "name" in body:
         fields["name"] = gov.parse_text(body["name"], "name")
     present, expires_at = gov.parse_expiry(body, utcnow())
     if present:
         fields["expires_at"] = expires_at
+    if principal.is_admin:
+        fields["admin_limits"] = member_limits.admin_fixed(
+            fields, key.admin_limits, fields.get("budget_period", key.budget_period))
+    else:
+        member_limits.apply_ceiling(fields, ceiling_of(key.user), fill_defaults=False)
+        member_limits.check_member_change({**fields, **(
+            {"project_id": body["project_id"]} if "project_id" in body else {})},
+            key.admin_limits, key.project_id)
     if "project_id" in body:
         fields["project_id"] = _project_id(principal, key.user, body["project_id"])
     key_repo.update_fields(key, fields)
@@ -184,6 +194,11 @@ def rotate_key(key_id):
         if expires_at is not None and expires_at <= now:
             raise InvalidRequest("This key has expired; give the new key `expires_at` or "
                                  "`expires_in`.", param="expires_at", code="key_expired")
+    elif principal.is_admin:
+        key.admin_limits = member_limits.admin_fixed({"expires_at": expires_at},
+                                                     key.admin_limits, key.budget_period)
+    else:
+        member_limits.check_member_change({"expires_at": expires_at}, key.admin_limits)
     new, secret = key_repo.rotate(key, expires_at=expires_at)
     invalidate(key.key_hash)
     return _with_secret(new, secret, rotated_from=key.id)
