@@ -71,25 +71,30 @@ def _text(value, length):
     return value[:length] if length and len(value) > length else value
 
 
-def _number(value, column):
-    if isinstance(column.type, Numeric):
-        limit = Decimal(10) ** (column.type.precision - column.type.scale) - 1
-        return min(max(Decimal(value), -limit), limit)
-    return min(max(int(value), INT_RANGE[0]), INT_RANGE[1])
+_TEXT = [(c.name, c.type.length) for c in _COLUMNS if isinstance(c.type, String)]
+_INTEGERS = [c.name for c in _COLUMNS if isinstance(c.type, Integer)]
+_AMOUNTS = [(c.name, Decimal(10) ** (c.type.precision - c.type.scale) - 1)
+            for c in _COLUMNS if isinstance(c.type, Numeric)]
 
 
 def repair_row(row):
     """The row with every value its column could refuse repaired: NUL escaped and text cut to
-    the column's length, integers and amounts held in their column's range."""
+    the column's length, integers and amounts held in their column's range. Cheap when there is
+    nothing to repair (the log writer runs it on every row)."""
     out = dict(row)
-    for column in _COLUMNS:
-        value = out.get(column.name)
-        if value is None or isinstance(value, bool):
-            continue
-        if isinstance(column.type, String):
-            out[column.name] = _text(value, column.type.length)
-        elif isinstance(column.type, Integer | Numeric) and isinstance(value, int | Decimal):
-            out[column.name] = _number(value, column)
+    for name, length in _TEXT:
+        value = out.get(name)
+        if value is not None and (type(value) is not str or "\x00" in value
+                                  or (length and len(value) > length) or not value.isascii()):
+            out[name] = _text(value, length)
+    for name in _INTEGERS:
+        value = out.get(name)
+        if type(value) is int and not INT_RANGE[0] <= value <= INT_RANGE[1]:
+            out[name] = min(max(value, INT_RANGE[0]), INT_RANGE[1])
+    for name, limit in _AMOUNTS:
+        value = out.get(name)
+        if isinstance(value, Decimal | int) and not -limit <= value <= limit:
+            out[name] = min(max(Decimal(value), -limit), limit)
     return out
 
 
