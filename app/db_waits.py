@@ -3,8 +3,9 @@
 The server's statement_timeout and the socket's TCP user timeout and keepalives cover a slow
 query and a network that drops packets; neither covers a peer that takes packets and never
 answers (a hung pooler, a half-dead load balancer, a partition behind a proxy). So psycopg2 runs
-in its asynchronous mode with this wait callback: each operation (connect, a statement) may wait
-at most `bounded()`'s seconds, or the default; past that its socket is shut down, so libpq
+in its asynchronous mode with this wait callback: everything inside `bounded(seconds)` (a key
+lookup: its ping, reconnection and query together) shares one deadline; any other operation
+(connect, a statement) may wait the default; past that its socket is shut down, so libpq
 fails the operation as a lost connection ("server closed the connection unexpectedly", an
 OperationalError SQLAlchemy knows as a disconnect: the pool drops that connection). Closing the
 connection instead would block in libpq on the same silent peer.
@@ -22,7 +23,7 @@ import time
 import psycopg2
 from psycopg2 import extensions
 
-_limit = contextvars.ContextVar("database_wait_limit", default=None)
+_deadline = contextvars.ContextVar("database_wait_deadline", default=None)
 _default = [30.0]
 
 
@@ -34,17 +35,16 @@ def install(default_seconds):
 
 @contextlib.contextmanager
 def bounded(seconds):
-    """Database waits inside the block are bounded by `seconds` instead of the default."""
-    token = _limit.set(seconds)
+    """Every database wait inside the block ends at most `seconds` after the block began."""
+    token = _deadline.set(time.monotonic() + seconds)
     try:
         yield
     finally:
-        _limit.reset(token)
+        _deadline.reset(token)
 
 
 def wait(conn):
-    limit = _limit.get() or _default[0]
-    deadline = time.monotonic() + limit
+    deadline = _deadline.get() or time.monotonic() + _default[0]
     shut = False
     while True:
         state = conn.poll()
@@ -60,7 +60,7 @@ def wait(conn):
             if ready[0] or ready[1]:
                 continue
         if shut:
-            raise psycopg2.OperationalError(f"the database did not answer within {limit:g} s")
+            raise psycopg2.OperationalError("the database did not answer in time")
         _shut_down(fd)  # the next poll() raises the lost connection
         shut = True
 

@@ -154,6 +154,14 @@ def register_error_handlers(app):
         return handle_gateway_error(_from_http_exception(exc))
 
     def handle_unexpected(exc):
+        from .gateway.breaker import DATABASE_FAILURES
+
+        if isinstance(exc, DATABASE_FAILURES):  # e.g. an admin call while the database is down
+            log.warning("%s %s: the database is unavailable (%s)", request.method, request.path,
+                        str(exc).strip().split("\n")[0][:200])
+            return handle_gateway_error(ServiceUnavailable(
+                "The database is unavailable; retry shortly.", code="database_unavailable",
+                headers={"retry-after": "5"}))
         log.exception("unhandled error on %s %s", request.method, request.path)
         return handle_gateway_error(InternalError("The gateway hit an internal error."))
 

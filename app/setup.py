@@ -23,7 +23,7 @@ from .gateway.routing.health import Health
 from .gateway.routing.health_batch import BatchedHealthStore
 from .gateway.routing.health_stores import MemoryHealthStore, RedisHealthStore
 from .gateway.routing.router import Router
-from .repositories import budgets, principals, request_logs, settings
+from .repositories import budgets, end_session, principals, request_logs, settings
 from .vendors.manager import VendorManager
 
 # A client's own request id: printable ASCII without spaces (nothing that could split a header).
@@ -48,6 +48,13 @@ def register_extensions(app):
     if uri.startswith("sqlite:///"):
         os.makedirs(os.path.dirname(uri[len("sqlite:///"):]) or ".", exist_ok=True)
     db.init_app(app)
+
+    @app.teardown_appcontext
+    def end_session_in_time(exc):
+        """Before Flask-SQLAlchemy's own teardown: end the session within the database timeout,
+        and never fail a response over it (a rollback on a silent database would wait)."""
+        with db_waits.bounded(app.config["DATABASE_TIMEOUT_SECONDS"]):
+            end_session()
     if app.config["DB_COMMANDS"]:
         from flask_migrate import Migrate  # with Alembic: ~11 MB that a serving worker never uses
 
@@ -119,9 +126,14 @@ def register_gateway(app):
                               spool_dir=app.config["LOG_SPOOL_DIR"])
     lookup_seconds = app.config["DATABASE_TIMEOUT_SECONDS"]
 
-    def lookup(key_hash):
-        with db_waits.bounded(lookup_seconds):
-            return principals.principal_for_hash(key_hash)
+    def lookup(key_hash, known=False):
+        """A key this worker knows waits at most a second for its refresh (then its last good
+        lookup serves); an unknown one up to DATABASE_TIMEOUT_SECONDS."""
+        with db_waits.bounded(min(1.0, lookup_seconds) if known else lookup_seconds):
+            try:
+                return principals.principal_for_hash(key_hash)
+            finally:
+                end_session()  # the connection goes back now, within the same deadline
 
     authenticator = Authenticator(
         lookup, master_key=app.config.get("GATEWAY_MASTER_KEY"),

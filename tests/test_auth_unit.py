@@ -51,7 +51,7 @@ class Lookup:
         self.principals = dict(principals or {})
         self.calls = []
 
-    def __call__(self, key_hash):
+    def __call__(self, key_hash, known=False):
         self.calls.append(key_hash)
         return self.principals.get(key_hash)
 
@@ -106,7 +106,7 @@ def test_concurrent_misses_look_the_key_up_once(clock):
     started, release = threading.Event(), threading.Event()
 
     class SlowLookup(Lookup):
-        def __call__(self, key_hash):
+        def __call__(self, key_hash, known=False):
             started.set()
             release.wait(5)
             return super().__call__(key_hash)
@@ -175,7 +175,7 @@ class FlakyLookup(Lookup):
         super().__init__(principals)
         self.down = False
 
-    def __call__(self, key_hash):
+    def __call__(self, key_hash, known=False):
         if self.down:
             self.calls.append(key_hash)
             raise OperationalError("SELECT …", {}, ConnectionRefusedError("refused"))

@@ -102,7 +102,8 @@ def test_many_unknown_keys_from_one_address_reach_the_database_a_bounded_number_
     authenticator = app.extensions["gateway"].authenticator
     calls = []
     lookup = authenticator._lookup
-    monkeypatch.setattr(authenticator, "_lookup", lambda h: calls.append(h) or lookup(h))
+    monkeypatch.setattr(authenticator, "_lookup",
+                        lambda h, known=False: calls.append(h) or lookup(h, known))
     good = create_key(app)
     client = app.test_client()
     statuses = [client.post("/v1/chat/completions", json={"model": "mock-echo", "messages": HI},
@@ -116,3 +117,19 @@ def test_many_unknown_keys_from_one_address_reach_the_database_a_bounded_number_
                            ).status_code in (401, 405)
     assert client.post("/v1/chat/completions", json={"model": "mock-echo", "messages": HI},
                        headers={"Authorization": f"Bearer {good}"}).status_code == 429
+
+
+def test_admin_calls_while_the_database_is_down_get_503(proxied):
+    app, proxy = proxied
+    from tests.admin_helpers import make_user
+
+    make_user(app, "root@example.com", role="admin")
+    admin = create_key(app, "root@example.com")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {admin}"}
+    assert client.get("/admin/keys", headers=headers).status_code == 200
+    proxy.refuse()
+    response = client.get("/admin/keys", headers=headers)  # the key is known: the query fails
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "database_unavailable"
+    assert response.headers["retry-after"] == "5"

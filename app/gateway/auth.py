@@ -58,7 +58,8 @@ MASTER = Principal(key_id=None, user_id=None, project_id=None, role="admin")
 
 
 class Authenticator:
-    """lookup(key_hash) -> Principal | None reads the database; results are cached for ttl
+    """lookup(key_hash, known) -> Principal | None reads the database (known: this worker has a
+    last good lookup of the key, so the read may give up sooner); results are cached for ttl
     seconds, so a revoke takes effect within the TTL in every worker (at once in this one).
 
     - Database down (breaker: one probe per interval, the rest decide at once): a key this worker
@@ -113,6 +114,10 @@ class Authenticator:
             cached = self._cache.get(key_hash)
             if not self.breaker.allow():
                 return self._last_good(cached)
+            if cached is not None:  # probe in the background; this request goes on at once
+                threading.Thread(target=self._probe, args=(key_hash, cached), daemon=True,
+                                 name="database-probe").start()
+                return cached[1]
             return self._read(key_hash, cached, probing=True)
         with self._lock:
             loading = self._loading.setdefault(key_hash, threading.Lock())
@@ -130,7 +135,7 @@ class Authenticator:
         if not probing and not self.breaker.allow():
             return self._last_good(cached)
         try:
-            principal = self._lookup(key_hash)
+            principal = self._lookup(key_hash, known=cached is not None)
         except DATABASE_FAILURES as exc:
             self.breaker.failed(exc)
             return self._last_good(cached)
@@ -145,6 +150,12 @@ class Authenticator:
                 while len(self._unknown) > MAX_UNKNOWN:
                     self._unknown.popitem(last=False)
         return principal
+
+    def _probe(self, key_hash, cached):
+        try:
+            self._read(key_hash, cached, probing=True)
+        except Exception:
+            pass  # the breaker has recorded it
 
     def _last_good(self, cached):
         """The database cannot be asked now: the key's last good lookup, or 503."""
