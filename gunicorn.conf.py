@@ -11,15 +11,29 @@ import signal
 import time
 
 bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:5000")
-# gevent_pywsgi: gunicorn's gevent worker serving through gevent's own WSGI server, whose HTTP
-# handling costs less per request than gunicorn's parser (the benchmark: +15-25 % requests/s).
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent_pywsgi")
+# server/worker.py: gunicorn's gevent_pywsgi worker (gevent's own WSGI server, whose HTTP handling
+# costs less per request than gunicorn's parser: +15-25 % requests/s in the benchmark) with a
+# bound on every wait for a client's bytes, and a 503 when all its connections are taken.
+GATEWAY_WORKER = "server.worker.GatewayWorker"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", GATEWAY_WORKER)
+GEVENT = worker_class.startswith("gevent") or worker_class == GATEWAY_WORKER
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", 2000))
 # Streams can last minutes; the timeout only catches a worker whose loop is stuck.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 120))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 60))
-keepalive = 75  # above nginx's default upstream keepalive_timeout of 60 s
+# Longest idle time of a kept-alive connection; above nginx's default upstream keepalive_timeout
+# of 60 s.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 75))
+# Slow clients (server/handler.py), in seconds: the request line and headers must arrive within
+# HEADER_TIMEOUT; waiting for the body may take BODY_TIMEOUT plus one second per BODY_MIN_RATE
+# bytes received; each write of the answer must be taken within SEND_TIMEOUT.
+CLIENT_BOUNDS = {
+    "header_timeout": float(os.environ.get("GUNICORN_HEADER_TIMEOUT", 20)),
+    "body_timeout": float(os.environ.get("GUNICORN_BODY_TIMEOUT", 20)),
+    "body_min_rate": float(os.environ.get("GUNICORN_BODY_MIN_RATE", 16384)),
+    "send_timeout": float(os.environ.get("GUNICORN_SEND_TIMEOUT", 120)),
+}
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 # Workers only serve: without the `flask db` commands, Flask-Migrate and Alembic stay unloaded.
@@ -28,7 +42,8 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
 
 def post_fork(server, worker):
-    if worker_class.startswith("gevent"):
+    worker.client_bounds = CLIENT_BOUNDS
+    if GEVENT:
         # Before anything connects to PostgreSQL; nothing of the app may be imported here: it
         # must be imported after gevent's monkey-patching (which comes after post_fork).
         from psycogreen.gevent import patch_psycopg
@@ -51,7 +66,7 @@ def post_worker_init(worker):
     waiting for a request; take what the worker loaded out of the cyclic garbage collector's
     work; and note when SIGTERM comes, to keep worker_exit within the time the
     master grants (it kills the worker graceful_timeout after its SIGTERM)."""
-    if worker_class.startswith("gevent"):
+    if GEVENT:
         from app.green import use_native_zero_timeout_poll
 
         use_native_zero_timeout_poll()
