@@ -144,7 +144,10 @@ def test_patch_key_into_a_project(admin, member, member_id):
     response = admin.patch(f"/admin/keys/{key['id']}", {"project_id": project})
     assert response.status_code == 400 and error_of(response)["param"] == "project_id"
     admin.post(f"/admin/projects/{project}/members", {"user_id": member_id})
+    # moving a key into or out of a project is an admin's decision (tests/test_member_limits.py)
     response = member.patch(f"/admin/keys/{key['id']}", {"project_id": project})
+    assert response.status_code == 403 and error_of(response)["param"] == "project_id"
+    response = admin.patch(f"/admin/keys/{key['id']}", {"project_id": project})
     assert response.status_code == 200 and response.get_json()["project_id"] == project
-    response = member.patch(f"/admin/keys/{key['id']}", {"project_id": None})
+    response = admin.patch(f"/admin/keys/{key['id']}", {"project_id": None})
     assert response.get_json()["project_id"] is None
