@@ -4,11 +4,14 @@ gevent workers: an LLM request is mostly waiting on the vendor, so one worker ho
 open (streaming) requests as greenlets; the SDKs' sockets and Redis become cooperative through
 gevent's monkey-patching and psycopg2 through psycogreen (post_fork below, app/green.py).
 """
+import ctypes
 import gc
 import multiprocessing
 import os
 import signal
 import time
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt() parameter
 
 bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:5000")
 # server/worker.py: gunicorn's gevent_pywsgi worker (gevent's own WSGI server, whose HTTP handling
@@ -41,8 +44,21 @@ raw_env = ["GATEWAY_DB_COMMANDS=0"]
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
 
+def _large_blocks_back_to_the_os():
+    """glibc's malloc takes a block under its mmap threshold from the heap, and raises that
+    threshold (up to 32 MiB) each time it frees a larger mmapped block: after the first large
+    request body, every body and its copies come from the heap, whose freed pages the worker
+    keeps (after 20 concurrent bodies of 30 MB, ~115 MB). A fixed threshold makes each block of
+    1 MiB or more an mmap of its own, returned to the OS when freed (then: ~1 MB)."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, 1024 * 1024)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def post_fork(server, worker):
     worker.client_bounds = CLIENT_BOUNDS
+    _large_blocks_back_to_the_os()
     if GEVENT:
         # Before anything connects to PostgreSQL; nothing of the app may be imported here: it
         # must be imported after gevent's monkey-patching (which comes after post_fork).

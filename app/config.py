@@ -88,6 +88,9 @@ class Config:
     # The `flask db` commands (Flask-Migrate); gunicorn.conf.py turns them off in its workers.
     DB_COMMANDS = os.environ.get("GATEWAY_DB_COMMANDS", "1") != "0"
     SWAGGER = {"title": "LLM Gateway", "uiversion": 3, "openapi": "3.0.3"}
+    # Request bodies one worker holds at once (app/routes/body.py): a body that would go over
+    # gets 503 with retry-after (unread); one larger than this alone, 413.
+    MAX_BODY_BYTES_IN_FLIGHT = _int("MAX_BODY_BYTES_IN_FLIGHT", 256 * 1024 * 1024)
 
 
 class TestingConfig(Config):

@@ -47,6 +47,11 @@ SHARD_LOAD = 64
 POOL_LIMITS = httpx2.Limits(max_connections=1024, max_keepalive_connections=256,
                             keepalive_expiry=30)
 
+# A body at least this large goes to httpx as a one-item iterator (with its Content-Length), not
+# as bytes: httpx keeps bytes on its request until the answer is over (a stream's: minutes), an
+# iterator's item only until it is sent; only the parsed body stays, for another attempt.
+ONE_SHOT_BYTES = 1024 * 1024
+
 
 @functools.cache
 def tls_context():
@@ -141,12 +146,16 @@ class SDKHandler(VendorHandler):
 
     def post(self, path, body, *, stream, headers=None, call=DEFAULT_CALL):
         """POST a JSON body; UpstreamResponse, or UpstreamStream of SSE events when stream."""
-        options = {"timeout": self._timeout(call.deadline, stream),
-                   "headers": {**self._request_headers, **headers} if headers
-                   else self._request_headers}
+        timeout = self._timeout(call.deadline, stream)
+        content = orjson.dumps(body)
+        headers = {**self._request_headers, **headers} if headers else self._request_headers
+        if len(content) >= ONE_SHOT_BYTES:
+            headers = {**headers, "Content-Length": str(len(content))}
+            content = iter((content,))
+        options = {"timeout": timeout, "headers": headers}
         lease, client = self._client(call.key)
         try:
-            response = client.post(path, cast_to=httpx2.Response, content=orjson.dumps(body),
+            response = client.post(path, cast_to=httpx2.Response, content=content,
                                    options=options)
         except Exception as exc:
             lease.close()
