@@ -6,28 +6,34 @@ import orjson
 
 from ..errors import UpstreamError, UpstreamOverloaded
 from ..gateway.pricing import Usage
-from .checks import check_messages, require_positive_int, require_type
+from .checks import MAX_INTEGER, require_int, require_positive_int, require_type
+from .checks_anthropic import (
+    check_anthropic_messages,
+    check_options,
+    check_system,
+    check_tool_choice,
+    check_tools,
+)
 from .sse import encode
 
-ROLES = ("user", "assistant")
 OUTPUT_EVENTS = ("content_block_start", "content_block_delta")
 
 
 def check_messages_request(body, *, count_tokens=False):
-    """Raise InvalidRequest naming the first malformed field."""
+    """Raise InvalidRequest naming the first malformed field the gateway reads or translates;
+    the rest is the vendor's call (checks_anthropic.py says what is checked)."""
     require_type(body, "model", str, "a string", required=True)
-    check_messages(require_type(body, "messages", list, "an array", required=True), ROLES)
+    check_anthropic_messages(body)
     if not count_tokens:
         require_positive_int(body, "max_tokens", required=True)
-    require_type(body, "system", (str, list), "a string or an array of text blocks")
+    check_system(body)
     require_type(body, "stream", bool, "a boolean")
     for name in ("temperature", "top_p"):
         require_type(body, name, (int, float), "a number")
-    require_type(body, "top_k", int, "an integer")
-    require_type(body, "stop_sequences", list, "an array of strings")
-    require_type(body, "tools", list, "an array")
-    for name in ("tool_choice", "metadata", "thinking"):
-        require_type(body, name, dict, "an object")
+    require_int(body, "top_k", -MAX_INTEGER - 1)
+    check_tools(body)
+    check_tool_choice(body)
+    check_options(body)
 
 
 def usage_of(usage):

@@ -1,7 +1,23 @@
-"""Field checks shared by the request validators of both surfaces; errors name the field."""
+"""Field checks shared by the request validators of both surfaces; errors name the field.
+
+Every body the gateway parses (inference and admin) goes through parse_json_object, which also
+caps how deeply it nests: MAX_JSON_DEPTH levels, the body object being level 1. Deeper JSON
+would pass orjson's parser (1024 levels) and then break what walks it again: orjson refuses to
+encode more than 254 levels, and recursive walks (token estimates) hit Python's recursion limit.
+
+The helpers take `where`, the path of the object they look into ("messages[0].content[1]"), and
+name the full path of the field in the error (`param` on the OpenAI surface; the Anthropic surface
+has no param, so every message names the path too).
+"""
 import orjson
 
 from ..errors import InvalidRequest
+
+MAX_JSON_DEPTH = 64
+# Integers the gateway reads (token counts, n, top_k, token ids) stay within 32 bits: larger ones
+# mean nothing to any vendor, and past 64 bits orjson parses them as floats.
+MAX_INTEGER = 2**31 - 1
+_CONTAINERS = (dict, list)
 
 
 def parse_json_object(raw):
@@ -14,47 +30,131 @@ def parse_json_object(raw):
                              code="invalid_json") from None
     if not isinstance(body, dict):
         raise InvalidRequest("Request body must be a JSON object.", code="invalid_json")
+    check_depth(body)
     return body
+
+
+def check_depth(body, limit=MAX_JSON_DEPTH):
+    """400 naming the top-level field whose value nests deeper than limit levels in all."""
+    for name, value in body.items():
+        if isinstance(value, _CONTAINERS) and _deeper_than(value, limit - 1):
+            raise InvalidRequest(f"'{name}' is nested too deeply: a request body may nest at "
+                                 f"most {limit} levels of arrays and objects.", param=name,
+                                 code="nesting_too_deep")
+
+
+def _deeper_than(value, limit):
+    """Whether value (an array or object, level 1) has containers below level `limit`;
+    iterative, so no depth can exhaust the stack."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, _CONTAINERS):
+                stack.append((child, depth + 1))
+    return False
 
 
 def invalid(message, param):
     return InvalidRequest(message, param=param, code="invalid_value")
 
 
-def require_type(body, name, kinds, label, *, required=False):
-    """body[name] if it is of kinds (None when absent and optional); else InvalidRequest."""
-    value = body.get(name)
-    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+def path(where, name):
+    return f"{where}.{name}" if where else name
+
+
+LABELS = {str: "a string", bool: "a boolean", int: "an integer", dict: "an object",
+          list: "an array", (int, float): "a number", (str, list): "a string or an array"}
+
+
+def field(obj, name, kinds, label=None, *, where="", required=False):
+    """obj[name] if it is of kinds (None when absent or null and optional); else InvalidRequest
+    naming where.name. Booleans are not integers or numbers here."""
+    value = obj.get(name)
+    param = path(where, name)
     if value is None:
         if required:
-            raise InvalidRequest(f"Missing required parameter: '{name}'.", param=name,
+            raise InvalidRequest(f"Missing required parameter: '{param}'.", param=param,
                                  code="missing_required_parameter")
         return None
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-        raise invalid(f"Invalid type for '{name}': expected {label}, got {type(value).__name__}.",
-                      name)
+        label = label or LABELS.get(kinds if len(kinds) > 1 else kinds[0], "another type")
+        raise invalid(f"Invalid type for '{param}': expected {label}, got "
+                      f"{_json_type(value)}.", param)
     return value
 
 
-def require_positive_int(body, name, *, required=False):
-    value = require_type(body, name, int, "an integer", required=required)
-    if value is not None and value < 1:
-        raise invalid(f"Invalid value for '{name}': must be at least 1.", name)
+def require_type(body, name, kinds, label, *, required=False):
+    """A top-level field of the body (see field)."""
+    return field(body, name, kinds, label, required=required)
+
+
+def require_int(obj, name, low, high=MAX_INTEGER, *, where="", required=False):
+    value = field(obj, name, int, "an integer", where=where, required=required)
+    if value is not None and not low <= value <= high:
+        raise invalid(f"Invalid value for '{path(where, name)}': must be an integer from {low} "
+                      f"to {high}.", path(where, name))
     return value
 
 
-def check_messages(messages, roles, name="messages"):
-    if not messages:
-        raise invalid(f"'{name}' must contain at least one message.", name)
-    for i, message in enumerate(messages):
-        where = f"{name}[{i}]"
-        if not isinstance(message, dict):
-            raise invalid(f"Invalid type for '{where}': expected an object.", where)
-        role = message.get("role")
-        if role not in roles:
-            raise invalid(f"Invalid value for '{where}.role': expected one of "
-                          f"{', '.join(roles)}, got {role!r}.", f"{where}.role")
-        content = message.get("content")
-        if content is not None and not isinstance(content, (str, list)):
-            raise invalid(f"Invalid type for '{where}.content': expected a string or an "
-                          "array of content blocks.", f"{where}.content")
+def require_positive_int(body, name, *, required=False, where=""):
+    return require_int(body, name, 1, where=where, required=required)
+
+
+def require_choice(obj, name, choices, *, where="", required=False):
+    value = field(obj, name, str, where=where, required=required)
+    if value is not None and value not in choices:
+        raise invalid(f"Invalid value for '{path(where, name)}': expected one of "
+                      f"{', '.join(choices)}, got {_show(value)}.", path(where, name))
+    return value
+
+
+def objects(obj, name, *, where="", required=False, min_items=0):
+    """obj[name] as a list of objects: yields (path of the item, item)."""
+    items = field(obj, name, list, "an array", where=where, required=required)
+    return items_of(items, path(where, name), min_items=min_items)
+
+
+def items_of(items, where, *, kind=dict, label="an object", min_items=0):
+    if items is None:
+        return []
+    if len(items) < min_items:
+        raise invalid(f"'{where}' must contain at least {min_items} item(s).", where)
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, bool) or not isinstance(item, kind):
+            raise invalid(f"Invalid type for '{where}[{i}]': expected {label}, got "
+                          f"{_json_type(item)}.", f"{where}[{i}]")
+        out.append((f"{where}[{i}]", item))
+    return out
+
+
+def strings(obj, name, *, where=""):
+    """obj[name] as a list of strings (None when absent)."""
+    items = field(obj, name, list, "an array of strings", where=where)
+    items_of(items, path(where, name), kind=str, label="a string")
+    return items
+
+
+def block_type(block, where):
+    """The `type` of a content block or part: a string, required."""
+    return field(block, "type", str, where=where, required=True)
+
+
+def _json_type(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {str: "a string", list: "an array", dict: "an object"}.get(type(value), "a value")
+
+
+def _show(value, limit=40):
+    """A client's string for an error message: repr (control characters escaped), cut short."""
+    text = value if len(value) <= limit else value[:limit] + "…"
+    return repr(text)

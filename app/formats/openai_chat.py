@@ -5,32 +5,45 @@ import orjson
 
 from ..errors import UpstreamError
 from ..gateway.pricing import Usage
-from .checks import check_messages, invalid, require_positive_int, require_type
+from .checks import MAX_INTEGER, field, require_int, require_positive_int, require_type
+from .checks_openai import (
+    check_chat_messages,
+    check_embeddings_input,
+    check_stop,
+    check_tool_choice,
+    check_tools,
+)
 from .sse import DONE, KEEPALIVE_COMMENT, encode
-
-ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
 
 def check_chat_request(body):
-    """Raise InvalidRequest naming the first malformed field; the rest is the vendor's call."""
+    """Raise InvalidRequest naming the first malformed field the gateway reads or translates;
+    the rest is the vendor's call (checks_openai.py says what is checked)."""
     require_type(body, "model", str, "a string", required=True)
-    check_messages(require_type(body, "messages", list, "an array", required=True), ROLES)
+    check_chat_messages(body)
     require_type(body, "stream", bool, "a boolean")
-    require_type(body, "stream_options", dict, "an object")
+    options = require_type(body, "stream_options", dict, "an object")
+    if options is not None:
+        field(options, "include_usage", bool, where="stream_options")
     for name in ("max_tokens", "max_completion_tokens", "n"):
         require_positive_int(body, name)
     for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
         require_type(body, name, (int, float), "a number")
-    require_type(body, "tools", list, "an array")
-    require_type(body, "stop", (str, list), "a string or an array")
+    require_int(body, "top_k", -MAX_INTEGER - 1)
+    for name in ("user", "safety_identifier", "reasoning_effort"):
+        require_type(body, name, str, "a string")
+    require_type(body, "parallel_tool_calls", bool, "a boolean")
+    check_stop(body)
+    check_tools(body)
+    check_tool_choice(body)
 
 
 def check_embeddings_request(body):
     require_type(body, "model", str, "a string", required=True)
-    value = require_type(body, "input", (str, list), "a string or an array", required=True)
-    if value == [] or value == "":
-        raise invalid("'input' must not be empty.", "input")
+    check_embeddings_input(body)
     require_positive_int(body, "dimensions")
+    for name in ("encoding_format", "user"):
+        require_type(body, name, str, "a string")
 
 
 def usage_of(data):
