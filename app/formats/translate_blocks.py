@@ -10,6 +10,16 @@ THINKING_TYPES = ("thinking", "redacted_thinking")
 THINKING_KEYS = ("type", "thinking", "signature", "data")  # what Anthropic accepts back
 
 
+def dicts(items) -> list:
+    """The objects of a JSON array (nothing when it is not one). Requests are checked before
+    translation (checks_*.py); this keeps the translators from crashing on anything else."""
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def text_of(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def dump_arguments(value) -> str:
     """A tool_use input as OpenAI function arguments (a JSON string)."""
     return orjson.dumps({} if value is None else value).decode()
@@ -32,10 +42,10 @@ def anthropic_content_to_openai_message(content) -> dict:
     if isinstance(content, str):
         return {"role": "assistant", "content": content}
     texts, calls, thinking_blocks, thoughts = [], [], [], []
-    for block in content or ():
+    for block in dicts(content):
         kind = block.get("type")
         if kind == "text":
-            texts.append(block.get("text") or "")
+            texts.append(text_of(block.get("text")))
         elif kind == "tool_use":
             calls.append({"id": block.get("id"), "type": "function",
                           "function": {"name": block.get("name"),
@@ -43,7 +53,7 @@ def anthropic_content_to_openai_message(content) -> dict:
         elif kind in THINKING_TYPES:
             thinking_blocks.append(dict(block))
             if kind == "thinking":
-                thoughts.append(block.get("thinking") or "")
+                thoughts.append(text_of(block.get("thinking")))
     message = {"role": "assistant", "content": "".join(texts) if texts else None}
     if calls:
         message["tool_calls"] = calls
@@ -58,8 +68,8 @@ def openai_message_to_anthropic_content(message: dict, *, unsigned_reasoning: bo
     """An OpenAI assistant message as Anthropic content blocks: thinking, text, tool_use.
     unsigned_reasoning: turn a bare reasoning_content into a thinking block (responses only)."""
     blocks = [{k: v for k, v in block.items() if k in THINKING_KEYS}
-              for block in message.get("thinking_blocks") or ()
-              if isinstance(block, dict) and block.get("type") in THINKING_TYPES]
+              for block in dicts(message.get("thinking_blocks"))
+              if block.get("type") in THINKING_TYPES]
     reasoning = message.get("reasoning_content")
     if not blocks and unsigned_reasoning and isinstance(reasoning, str) and reasoning:
         blocks.append({"type": "thinking", "thinking": reasoning, "signature": ""})
@@ -68,11 +78,11 @@ def openai_message_to_anthropic_content(message: dict, *, unsigned_reasoning: bo
         texts = [content]
     else:
         texts = [part.get("text") if part.get("type") == "text" else part.get("refusal")
-                 for part in content or () if isinstance(part, dict)]
+                 for part in dicts(content)]
     texts.append(message.get("refusal"))
     blocks.extend({"type": "text", "text": text} for text in texts
                   if isinstance(text, str) and text)
-    for call in message.get("tool_calls") or ():
+    for call in dicts(message.get("tool_calls")):
         function = call.get("function")
         if call.get("type", "function") != "function" or not isinstance(function, dict):
             continue
@@ -85,10 +95,10 @@ def anthropic_block_to_openai_part(block: dict) -> dict | None:
     """A user content block (text, image, document) as an OpenAI content part; None if it has
     no Chat Completions form (file sources, URL documents, unknown types)."""
     kind = block.get("type")
-    source = block.get("source") or {}
+    source = block.get("source") if isinstance(block.get("source"), dict) else {}
     source_type = source.get("type")
     if kind == "text":
-        return {"type": "text", "text": block.get("text") or ""}
+        return {"type": "text", "text": text_of(block.get("text"))}
     if kind == "image" and source_type in ("base64", "url"):
         url = source.get("url") if source_type == "url" else _data_uri(source)
         return {"type": "image_url", "image_url": {"url": url}}
@@ -96,11 +106,11 @@ def anthropic_block_to_openai_part(block: dict) -> dict | None:
         return {"type": "file", "file": {"filename": block.get("title") or "document.pdf",
                                          "file_data": _data_uri(source)}}
     if kind == "document" and source_type == "text":
-        return {"type": "text", "text": source.get("data") or ""}
+        return {"type": "text", "text": text_of(source.get("data"))}
     if kind == "document" and source_type == "content":
         inner = source.get("content")
         text = inner if isinstance(inner, str) else "\n".join(
-            item.get("text") or "" for item in inner or () if item.get("type") == "text")
+            text_of(item.get("text")) for item in dicts(inner) if item.get("type") == "text")
         return {"type": "text", "text": text}
     return None
 
@@ -114,7 +124,8 @@ def openai_part_to_anthropic_block(part: dict) -> dict | None:
     and files that are not PDF data URIs."""
     kind = part.get("type")
     if kind == "text":
-        return {"type": "text", "text": part["text"]} if part.get("text") else None
+        text = part.get("text")
+        return {"type": "text", "text": text} if isinstance(text, str) and text else None
     if kind == "image_url":
         image = part.get("image_url")
         url = image.get("url") if isinstance(image, dict) else image
@@ -126,20 +137,22 @@ def openai_part_to_anthropic_block(part: dict) -> dict | None:
         return {"type": "image",
                 "source": {"type": "base64", "media_type": media_type, "data": data}}
     if kind == "file":
-        file = part.get("file") or {}
-        media_type, data = _parse_data_uri(file.get("file_data") or "")
+        file = part.get("file") if isinstance(part.get("file"), dict) else {}
+        media_type, data = _parse_data_uri(file.get("file_data"))
         if media_type != "application/pdf" or data is None:
             return None
         block = {"type": "document",
                  "source": {"type": "base64", "media_type": media_type, "data": data}}
-        if file.get("filename"):
+        if isinstance(file.get("filename"), str) and file["filename"]:
             block["title"] = file["filename"]
         return block
     return None
 
 
-def _parse_data_uri(url: str) -> tuple[str | None, str | None]:
+def _parse_data_uri(url) -> tuple[str | None, str | None]:
     """A data URI "data:<media type>;base64,<data>" → (media type, data), else (None, None)."""
+    if not isinstance(url, str):
+        return None, None
     head, sep, data = url.partition(",")
     if not sep or not head.startswith("data:") or not head.endswith(";base64"):
         return None, None
@@ -151,23 +164,25 @@ def empty_schema() -> dict:
 
 
 def tool_to_openai(tool) -> dict | None:
-    if tool.get("type") not in (None, "custom"):
+    if not isinstance(tool, dict) or tool.get("type") not in (None, "custom"):
         return None
     function = {"name": tool.get("name")}
     if tool.get("description"):
         function["description"] = tool["description"]
-    function["parameters"] = tool.get("input_schema") or empty_schema()
+    schema = tool.get("input_schema")
+    function["parameters"] = schema if isinstance(schema, dict) and schema else empty_schema()
     return {"type": "function", "function": function}
 
 
 def tool_to_anthropic(tool) -> dict | None:
-    function = tool.get("function")
-    if tool.get("type") != "function" or not isinstance(function, dict):
+    function = tool.get("function") if isinstance(tool, dict) else None
+    if not isinstance(function, dict) or tool.get("type") != "function":
         return None
     out = {"name": function.get("name")}
     if function.get("description"):
         out["description"] = function["description"]
-    out["input_schema"] = function.get("parameters") or empty_schema()
+    schema = function.get("parameters")
+    out["input_schema"] = schema if isinstance(schema, dict) and schema else empty_schema()
     return out
 
 
@@ -176,7 +191,7 @@ def tool_result_to_openai(content) -> tuple[str, list]:
     if isinstance(content, str):
         return content, []
     texts, media = [], []
-    for block in content or ():
+    for block in dicts(content):
         part = anthropic_block_to_openai_part(block)
         if part and part["type"] == "text":
             texts.append(part["text"])
@@ -190,7 +205,9 @@ def tool_result_to_openai(content) -> tuple[str, list]:
 
 def tool_choice_to_openai(choice) -> str | dict | None:
     """Anthropic tool_choice type → OpenAI's; None when it has no equivalent or is absent."""
-    kind = choice.get("type")
+    kind = choice.get("type") if isinstance(choice, dict) else None
+    if not isinstance(kind, str):
+        return None
     if kind == "tool":
         return {"type": "function", "function": {"name": choice.get("name")}}
     return {"auto": "auto", "any": "required", "none": "none"}.get(kind)
@@ -199,7 +216,7 @@ def tool_choice_to_openai(choice) -> str | dict | None:
 def tool_choice_to_anthropic(choice, parallel) -> dict | None:
     if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
         out = {"type": "tool", "name": choice["function"].get("name")}
-    elif choice in ("auto", "required", "none"):
+    elif isinstance(choice, str) and choice in ("auto", "required", "none"):
         out = {"type": {"auto": "auto", "required": "any", "none": "none"}[choice]}
     elif parallel is False:
         out = {"type": "auto"}

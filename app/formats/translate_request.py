@@ -51,6 +51,7 @@ import hashlib
 
 from .translate_blocks import (
     anthropic_block_to_openai_part,
+    dicts,
     openai_message_to_anthropic_content,
     openai_part_to_anthropic_block,
     tool_choice_to_anthropic,
@@ -101,7 +102,7 @@ def anthropic_to_openai_request(body: dict, upstream_model: str, *, allow_top_k:
         if max_output_tokens:
             limit = min(limit, max_output_tokens)
         out["max_completion_tokens" if reasoning else "max_tokens"] = limit
-    if body.get("stop_sequences"):
+    if body.get("stop_sequences") and isinstance(body["stop_sequences"], list):
         out["stop"] = list(body["stop_sequences"])
     sampling = ("top_k",) if allow_top_k else ()
     if not reasoning:
@@ -109,17 +110,18 @@ def anthropic_to_openai_request(body: dict, upstream_model: str, *, allow_top_k:
     for name in sampling:
         if body.get(name) is not None:
             out[name] = body[name]
-    thinking = body.get("thinking") or {}
+    thinking = body.get("thinking") if isinstance(body.get("thinking"), dict) else {}
     if reasoning and thinking.get("type") == "enabled":
-        budget = thinking.get("budget_tokens") or 0
+        budget = thinking.get("budget_tokens")
+        budget = budget if isinstance(budget, int) else 0
         out["reasoning_effort"] = "low" if budget < 4096 else "medium" if budget < 16384 else "high"
     user = (body.get("metadata") or {}).get("user_id")
     if isinstance(user, str) and user:
         out["user"] = (user if len(user) <= OPENAI_USER_MAX
                        else hashlib.sha256(user.encode()).hexdigest())
-    tools = [tool_to_openai(tool) for tool in body.get("tools") or ()]
+    tools = [tool_to_openai(tool) for tool in dicts(body.get("tools"))]
     tools = [tool for tool in tools if tool]
-    choice = body.get("tool_choice") or {}
+    choice = body.get("tool_choice") if isinstance(body.get("tool_choice"), dict) else {}
     if tools:
         out["tools"] = tools
         if (mapped := tool_choice_to_openai(choice)) is not None:
@@ -135,15 +137,16 @@ def anthropic_to_openai_request(body: dict, upstream_model: str, *, allow_top_k:
 def _system_to_openai(system) -> list:
     if isinstance(system, str):
         return [{"role": "system", "content": system}] if system else []
-    texts = [block.get("text") for block in system or ()
-             if block.get("type") == "text" and block.get("text")]
+    texts = [block.get("text") for block in dicts(system)
+             if block.get("type") == "text" and isinstance(block.get("text"), str)
+             and block.get("text")]
     # one string, not text parts: several OpenAI-compatible servers accept only strings here
     return [{"role": "system", "content": "\n\n".join(texts)}] if texts else []
 
 
 def _messages_to_openai(body) -> list:
     out = []
-    for message in body.get("messages") or ():
+    for message in dicts(body.get("messages")):
         content = message.get("content")
         if message.get("role") == "assistant":
             converted = _assistant_to_openai(content)
@@ -157,7 +160,7 @@ def _messages_to_openai(body) -> list:
         elif isinstance(content, str):
             out.append({"role": "user", "content": content})
         else:
-            out.extend(_user_blocks_to_openai(content or ()))
+            out.extend(_user_blocks_to_openai(dicts(content)))
     return out
 
 
@@ -183,11 +186,11 @@ def _user_blocks_to_openai(blocks) -> list:
 def openai_to_anthropic_request(body: dict, upstream_model: str, *, default_max_tokens: int,
                                 max_output_tokens: int | None = None) -> dict:
     """OpenAI Chat Completions request → Anthropic Messages request for upstream_model."""
-    system, messages = _split_system(body.get("messages") or ())
+    system, messages = _split_system(dicts(body.get("messages")))
     out = {"model": upstream_model, "messages": _messages_to_anthropic(messages)}
     if system:
         out["system"] = system[0]["text"] if len(system) == 1 else system
-    tools = [tool_to_anthropic(tool) for tool in body.get("tools") or ()]
+    tools = [tool_to_anthropic(tool) for tool in dicts(body.get("tools"))]
     tools = [tool for tool in tools if tool]
     choice = tool_choice_to_anthropic(body.get("tool_choice"), body.get("parallel_tool_calls"))
     if tools:
@@ -238,8 +241,8 @@ def _split_system(messages) -> tuple[list, list]:
 def _text_blocks(content) -> list:
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
-    return [{"type": "text", "text": part["text"]} for part in content or ()
-            if part.get("type") == "text" and part.get("text")]
+    return [{"type": "text", "text": part["text"]} for part in dicts(content)
+            if part.get("type") == "text" and isinstance(part.get("text"), str) and part["text"]]
 
 
 def _messages_to_anthropic(messages) -> list:
@@ -278,7 +281,7 @@ def _message_to_anthropic(message) -> tuple[str, object]:
     if role == "user":
         if isinstance(content, str):
             return role, content
-        blocks = [openai_part_to_anthropic_block(part) for part in content or ()]
+        blocks = [openai_part_to_anthropic_block(part) for part in dicts(content)]
         return role, [block for block in blocks if block]
     return role, None
 

@@ -28,6 +28,15 @@ from .translate_blocks import (
     openai_message_to_anthropic_content,
 )
 
+
+def _object(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _count(value) -> int:
+    """A token count from an upstream answer; anything but a non-negative integer counts 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
 _OPENAI_TO_ANTHROPIC_STOP = {
     "stop": "end_turn",
     "length": "max_tokens",
@@ -50,22 +59,24 @@ def openai_stop_to_anthropic(finish_reason: str | None, had_tool_use: bool) -> s
     """An OpenAI finish_reason as an Anthropic stop_reason; any tool call makes it tool_use."""
     if had_tool_use:
         return "tool_use"
-    return _OPENAI_TO_ANTHROPIC_STOP.get(finish_reason, "end_turn")
+    return _OPENAI_TO_ANTHROPIC_STOP.get(finish_reason if isinstance(finish_reason, str) else None,
+                                         "end_turn")
 
 
 def anthropic_stop_to_openai(stop_reason: str | None) -> str:
     """An Anthropic stop_reason as an OpenAI finish_reason ("stop" when unknown or missing)."""
-    return _ANTHROPIC_TO_OPENAI_STOP.get(stop_reason, "stop")
+    return _ANTHROPIC_TO_OPENAI_STOP.get(stop_reason if isinstance(stop_reason, str) else None,
+                                         "stop")
 
 
 def openai_usage_to_anthropic(usage: dict | None) -> dict:
     """OpenAI usage → Anthropic usage: input_tokens excludes the cached part of the prompt."""
-    usage = usage or {}
-    prompt = usage.get("prompt_tokens") or 0
-    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    usage = _object(usage)
+    prompt = _count(usage.get("prompt_tokens"))
+    cached = _count(_object(usage.get("prompt_tokens_details")).get("cached_tokens"))
     return {
         "input_tokens": max(prompt - cached, 0),
-        "output_tokens": usage.get("completion_tokens") or 0,
+        "output_tokens": _count(usage.get("completion_tokens")),
         "cache_read_input_tokens": cached,
         "cache_creation_input_tokens": 0,
     }
@@ -73,11 +84,11 @@ def openai_usage_to_anthropic(usage: dict | None) -> dict:
 
 def anthropic_usage_to_openai(usage: dict | None) -> dict:
     """Anthropic usage → OpenAI usage: prompt_tokens counts fresh, cache-read and cache-write."""
-    usage = usage or {}
-    cache_read = usage.get("cache_read_input_tokens") or 0
-    prompt = ((usage.get("input_tokens") or 0) + cache_read
-              + (usage.get("cache_creation_input_tokens") or 0))
-    completion = usage.get("output_tokens") or 0
+    usage = _object(usage)
+    cache_read = _count(usage.get("cache_read_input_tokens"))
+    prompt = (_count(usage.get("input_tokens")) + cache_read
+              + _count(usage.get("cache_creation_input_tokens")))
+    completion = _count(usage.get("output_tokens"))
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -101,8 +112,9 @@ def _translated_id(upstream_id, prefix: str, other_prefix: str) -> str:
 
 def openai_to_anthropic_response(data: dict, fallback_model: str) -> dict:
     """An OpenAI ChatCompletion as an Anthropic Message (first choice only)."""
-    choice = (data.get("choices") or [{}])[0]
-    content = openai_message_to_anthropic_content(choice.get("message") or {},
+    choices = data.get("choices")
+    choice = _object(choices[0]) if isinstance(choices, list) and choices else {}
+    content = openai_message_to_anthropic_content(_object(choice.get("message")),
                                                   unsigned_reasoning=True)
     had_tool_use = any(block["type"] == "tool_use" for block in content)
     return {

@@ -20,6 +20,21 @@ def _event(name, **data):
     return name, {"type": name, **data}
 
 
+def _object(value):
+    """A JSON object of an upstream chunk or event; anything else reads as empty, so a malformed
+    upstream stream yields less output, never a crash."""
+    return value if isinstance(value, dict) else {}
+
+
+def _objects(value):
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _key(value):
+    """An index from an upstream chunk, usable as a dict key (None when it is not a scalar)."""
+    return value if isinstance(value, (int, str)) and not isinstance(value, bool) else None
+
+
 class OpenAIToAnthropicStream:
     """OpenAI chat.completion.chunk dicts in → Anthropic stream events out, as (event_name, data).
 
@@ -56,6 +71,7 @@ class OpenAIToAnthropicStream:
         return [_event("message_start", message=message), _event("ping")]
 
     def feed(self, chunk):
+        chunk = _object(chunk)
         if "error" in chunk and chunk["error"]:
             error = chunk["error"]
             message = error.get("message") if isinstance(error, dict) else str(error)
@@ -63,10 +79,10 @@ class OpenAIToAnthropicStream:
         out = self.start()
         if chunk.get("usage"):
             self.usage = chunk["usage"]
-        for choice in chunk.get("choices") or ():
+        for choice in _objects(chunk.get("choices")):
             if choice.get("index", 0) != 0:
                 continue  # n > 1 has no Anthropic equivalent: only the first choice is relayed
-            delta = choice.get("delta") or {}
+            delta = _object(choice.get("delta"))
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
                 out += self._open_block("thinking")
@@ -75,7 +91,7 @@ class OpenAIToAnthropicStream:
                 if isinstance(delta.get(key), str) and delta[key]:
                     out += self._open_block("text")
                     out.append(self._delta({"type": "text_delta", "text": delta[key]}))
-            for call in delta.get("tool_calls") or ():
+            for call in _objects(delta.get("tool_calls")):
                 out += self._tool_fragment(call)
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
@@ -117,9 +133,9 @@ class OpenAIToAnthropicStream:
         return out
 
     def _tool_fragment(self, call):
-        key = call.get("index", 0)
-        function = call.get("function") or {}
-        call_id = call.get("id")
+        key = _key(call.get("index", 0))
+        function = _object(call.get("function"))
+        call_id = call.get("id") if isinstance(call.get("id"), str) else None
         known = self._tools.get(key)
         out = []
         if known is None or (call_id and call_id != known[1]):
@@ -127,8 +143,8 @@ class OpenAIToAnthropicStream:
             # every parallel call at index 0). An id repeated on every fragment is the same call.
             call_id = call_id or f"toolu_{uuid.uuid4().hex[:24]}"
             self._tools[key] = (self._next_index, call_id)
-            block = {"type": "tool_use", "id": call_id, "name": function.get("name") or "",
-                     "input": {}}
+            name = function.get("name") if isinstance(function.get("name"), str) else ""
+            block = {"type": "tool_use", "id": call_id, "name": name, "input": {}}
             out += self._open_block("tool_use", (key, call_id), block)
             self._had_tool_use = True
         elif self._open is None or self._open[1] != known[0]:
@@ -183,26 +199,27 @@ class AnthropicToOpenAIStream:
         return out
 
     def feed(self, event, data):
+        data = _object(data)
         kind = data.get("type") or event
         if kind == "error":
-            error = data.get("error") or {}
+            error = _object(data.get("error"))
             message = error.get("message") or "Upstream error mid-stream."
             if error.get("type") == "overloaded_error":
                 raise UpstreamOverloaded(message)
             raise UpstreamError(message)
         if kind == "message_start":
-            self._merge_usage((data.get("message") or {}).get("usage"))
+            self._merge_usage(_object(data.get("message")).get("usage"))
             return [self._chunk({"role": "assistant", "content": ""})]
         if kind == "content_block_start":
-            return self._block_start(data.get("index"), data.get("content_block") or {})
+            return self._block_start(_key(data.get("index")), _object(data.get("content_block")))
         if kind == "content_block_delta":
-            return self._block_delta(data.get("index"), data.get("delta") or {})
+            return self._block_delta(_key(data.get("index")), _object(data.get("delta")))
         if kind == "content_block_stop":
-            return self._block_stop(data.get("index"))
+            return self._block_stop(_key(data.get("index")))
         if kind == "message_delta":
             self._merge_usage(data.get("usage"))
             out = self._flush_thinking_blocks()
-            stop_reason = (data.get("delta") or {}).get("stop_reason")
+            stop_reason = _object(data.get("delta")).get("stop_reason")
             finish = "tool_calls" if self._tool_count else anthropic_stop_to_openai(stop_reason)
             return out + [self._chunk({}, finish)]
         return []  # ping, message_stop, and event types this surface has no words for
@@ -215,7 +232,7 @@ class AnthropicToOpenAIStream:
                  "usage": anthropic_usage_to_openai(self._usage)}]
 
     def _merge_usage(self, usage):
-        for key, value in (usage or {}).items():
+        for key, value in _object(usage).items():
             if value is not None:
                 self._usage[key] = value
 

@@ -36,34 +36,40 @@ def encoding_for(model):
 
 
 def count_text(text, model):
-    return len(encoding_for(model).encode_ordinary(text)) if text else 0
+    return len(encoding_for(model).encode_ordinary(text)) if isinstance(text, str) and text else 0
 
 
 def _content_tokens(content, model):
     if isinstance(content, str):
         return count_text(content, model)
     total = 0
-    for part in content or ():
+    for part in content if isinstance(content, list) else ():
         if not isinstance(part, dict):
             continue
         if part.get("type") == "text":
-            total += count_text(part.get("text", ""), model)
+            total += count_text(part.get("text"), model)
         elif part.get("type") in ("image_url", "file", "input_audio"):
             total += IMAGE_TOKENS
     return total
 
 
 def count_chat_tokens(body, model):
-    """Input tokens of an OpenAI Chat Completions request (messages and tools)."""
+    """Input tokens of an OpenAI Chat Completions request (messages and tools). Malformed
+    pieces (the request was checked before, so only in a translator's output) count 0."""
     total = REPLY_PRIMING
-    for message in body.get("messages") or ():
-        total += PER_MESSAGE + count_text(message.get("role", ""), model)
+    messages = body.get("messages")
+    for message in messages if isinstance(messages, list) else ():
+        if not isinstance(message, dict):
+            continue
+        total += PER_MESSAGE + count_text(message.get("role"), model)
         total += _content_tokens(message.get("content"), model)
-        for call in message.get("tool_calls") or ():
-            function = call.get("function") or {}
-            total += count_text(function.get("name", ""), model)
-            total += count_text(function.get("arguments", ""), model)
-        if message.get("name"):
+        calls = message.get("tool_calls")
+        for call in calls if isinstance(calls, list) else ():
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                total += count_text(function.get("name"), model)
+                total += count_text(function.get("arguments"), model)
+        if isinstance(message.get("name"), str) and message["name"]:
             total += 1 + count_text(message["name"], model)
     if body.get("tools"):
         total += count_text(orjson.dumps(body["tools"]).decode(), model)
@@ -91,16 +97,20 @@ def _text_tokens(text):
 
 def approximate_tokens(value):
     """Quick estimate of the tokens of every string in a JSON value (not its keys); a media part
-    counts IMAGE_TOKENS whatever its (base64) size."""
-    if isinstance(value, str):
-        return _text_tokens(value)
-    if isinstance(value, list):
-        return sum(approximate_tokens(item) for item in value)
-    if isinstance(value, dict):
-        if value.get("type") in MEDIA_TYPES:
-            return IMAGE_TOKENS
-        return sum(approximate_tokens(item) for item in value.values())
-    return 0
+    counts IMAGE_TOKENS whatever its (base64) size. Iterative: no nesting exhausts the stack."""
+    total, stack = 0, [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            total += _text_tokens(node)
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            if isinstance(node.get("type"), str) and node["type"] in MEDIA_TYPES:
+                total += IMAGE_TOKENS
+            else:
+                stack.extend(node.values())
+    return total
 
 
 def estimate_input(body):
@@ -110,18 +120,40 @@ def estimate_input(body):
     return framing + approximate_tokens([messages, body.get("system"), body.get("tools")])
 
 
+def embedding_input_tokens(inputs):
+    """Estimated tokens of an embeddings `input`: a string, strings, token ids or token arrays
+    (a token id counts one)."""
+    if isinstance(inputs, list) and inputs and all(_is_int(t) for t in inputs):
+        return len(inputs)  # one input given as token ids
+    total = 0
+    for item in inputs if isinstance(inputs, list) else [inputs]:
+        if isinstance(item, str):
+            total += approximate_tokens(item)
+        elif isinstance(item, list):
+            total += len(item)
+        else:
+            total += 1
+    return total
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive(value):
+    return value if _is_int(value) and value > 0 else None
+
+
 def estimate(endpoint, body, route):
     """(input tokens, worst-case output tokens) of a request, for TPM and budget reservations."""
     entry = route.entry
     if endpoint == "embeddings":
-        inputs = body.get("input")
-        texts = inputs if isinstance(inputs, list) else [inputs]
-        return sum(approximate_tokens(t) if isinstance(t, str) else len(t) for t in texts), 0
+        return embedding_input_tokens(body.get("input")), 0
     tokens = estimate_input(body)
     if endpoint == "messages":
-        asked = body.get("max_tokens")
+        asked = _positive(body.get("max_tokens"))
     else:
-        asked = body.get("max_completion_tokens") or body.get("max_tokens")
+        asked = _positive(body.get("max_completion_tokens")) or _positive(body.get("max_tokens"))
     limit = entry.max_output_tokens
     output = asked or limit or entry.default_max_tokens
     return tokens, min(output, limit) if limit else output
