@@ -52,7 +52,8 @@ def _fields(body):
     if "name" in body:
         fields["name"] = gov.parse_text(body["name"], "name", required=True)
     if "description" in body:
-        fields["description"] = gov.parse_text(body["description"], "description", 1000)
+        fields["description"] = gov.parse_text(body["description"], "description", 1000,
+                                               multiline=True)
     if "owner_id" in body:
         fields["owner_id"] = _owner_id(body["owner_id"])
     return fields
@@ -74,7 +75,7 @@ def create_project():
 def list_projects():
     require_admin(caller())
     limit, offset = gov.parse_paging(args())
-    q = (args().get("q") or "").strip() or None
+    q = gov.query_text(args(), "q")
     rows, total = project_repo.page(limit=limit, offset=offset, q=q)
     return page_of(rows, total, limit, offset, lambda p: render_project(p, with_members=False))
 
@@ -105,10 +106,12 @@ def add_member(project_id):
     body = read_json()
     gov.check_fields(body, ("user_id", "user_email"))
     project = _project(project_id)
+    email = (gov.parse_email(body["user_email"], "user_email")
+             if body.get("user_email") is not None else None)
     if body.get("user_id") is not None:
         user = user_repo.get(gov.parse_id(body["user_id"], "user_id"))
-    elif body.get("user_email") is not None:
-        user = user_repo.get_by_email(gov.parse_email(body["user_email"], "user_email"))
+    elif email is not None:
+        user = user_repo.get_by_email(email)
     else:
         raise InvalidRequest("`user_id` (or `user_email`) is required.", param="user_id",
                              code="missing_field")

@@ -39,7 +39,7 @@ def list_users():
     limit, offset = gov.parse_paging(args())
     role = gov.query_choice(args(), "role", ROLES)
     active = gov.query_bool(args(), "active")
-    q = (args().get("q") or "").strip() or None
+    q = gov.query_text(args(), "q")
     rows, total = user_repo.page(limit=limit, offset=offset, role=role, active=active, q=q)
     return page_of(rows, total, limit, offset, render_user)
 
