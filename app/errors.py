@@ -139,8 +139,10 @@ def _from_http_exception(exc):
     if exc.code == 413:
         return RequestTooLarge(exc.description or "Request body too large")
     if exc.code == 405:
+        allowed = sorted(getattr(exc, "valid_methods", None) or ())
         return InvalidRequest(f"Method {request.method} is not allowed on {request.path}",
-                              status=405, code="method_not_allowed")
+                              status=405, code="method_not_allowed",
+                              headers={"Allow": ", ".join(allowed)} if allowed else None)
     if exc.code and exc.code < 500:
         return InvalidRequest(exc.description or exc.name, status=exc.code)
     return InternalError(exc.description or exc.name, status=exc.code or 500)
