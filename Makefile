@@ -32,7 +32,7 @@ test: install
 	$(VENV)/bin/coverage report
 
 lint: install
-	$(VENV)/bin/ruff check app tests bench gunicorn.conf.py
+	$(VENV)/bin/ruff check app server tests bench gunicorn.conf.py
 
 bench: install
 	$(PY) bench/run.py
