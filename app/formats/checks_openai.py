@@ -65,8 +65,10 @@ def check_content_part(part, where):
 
 
 def check_tool_call(call, where):
-    kind = field(call, "type", str, where=where) or "function"
-    if kind not in ("function", "custom"):
+    kind = field(call, "type", str, where=where)
+    if kind is None:
+        kind = "function"  # as the translators read it
+    elif kind not in ("function", "custom"):
         return
     field(call, "id", str, where=where, required=True)
     inner = field(call, kind, dict, where=where, required=True)
