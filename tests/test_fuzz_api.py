@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from tests.conftest import create_key
 from tests.fuzz_helpers import Tally, assert_anthropic_error, assert_openai_error
 
-MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 300))  # a bigger exploratory run: set it
+MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 1000))  # a bigger exploratory run: set it
 # ... and FUZZ_RANDOM=1 for fresh random examples instead of the fixed (derandomized) ones
 FUZZ = settings(max_examples=MAX_EXAMPLES, derandomize=not os.environ.get("FUZZ_RANDOM"),
                 deadline=None, database=None, suppress_health_check=list(HealthCheck))
