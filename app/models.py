@@ -13,6 +13,7 @@ ROLES = ("admin", "member")
 BUDGET_PERIODS = ("daily", "weekly", "monthly")
 # BigInteger on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
 BigId = BigInteger().with_variant(Integer, "sqlite")
+MAX_ID = 2**31 - 1  # the largest id an INTEGER primary key holds
 Money = Numeric(20, 10)
 
 

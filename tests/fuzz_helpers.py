@@ -1,11 +1,8 @@
 """Helpers of the fuzz tests (test_fuzz_api.py, test_fuzz_spec.py): an app whose model names are
 the spec's examples, a request counter, and the two error shapes."""
-import dataclasses
-import json
 import threading
 from collections import Counter
 
-from tests import mock_upstream
 from tests.conftest import gateway_config
 
 # The model names the spec's examples use, served by the loopback mock upstream, so schemathesis'
@@ -24,24 +21,6 @@ def spec_config(upstream):
     config = gateway_config(upstream)
     config["models"] = config["models"] + SPEC_MODELS
     return config
-
-
-def tolerant_embeddings(monkeypatch):
-    """The mock upstream counts embedding inputs with len(item), which fails on token ids
-    (`"input": [1, 2]`, valid for OpenAI); present such input to it as strings."""
-    default = mock_upstream._default_answer
-
-    def answer(received):
-        body = received.json
-        if received.path == "/v1/embeddings" and isinstance(body, dict):
-            inputs = body.get("input")
-            if isinstance(inputs, list) and not all(isinstance(i, str) for i in inputs):
-                body = {**body, "input": [i if isinstance(i, str) else json.dumps(i)
-                                          for i in inputs]}
-                received = dataclasses.replace(received, body=json.dumps(body).encode())
-        return default(received)
-
-    monkeypatch.setattr(mock_upstream, "_default_answer", answer)
 
 
 class Tally:

@@ -492,7 +492,8 @@ def _default_answer(received: Received):
         data, words = [], 0
         for i, item in enumerate(inputs):
             item_text = item if isinstance(item, str) else _json.dumps(item)
-            words += len(item_text.split()) if isinstance(item, str) else len(item)
+            words += (len(item_text.split()) if isinstance(item, str)
+                      else len(item) if isinstance(item, list) else 1)
             vector = _embedding(item_text)
             encoded: Any = vector
             if as_base64:

@@ -3,7 +3,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..gateway.auth import generate_key
-from ..models import ApiKey, utcnow
+from ..models import MAX_ID, ApiKey, utcnow
 
 
 def create(user, *, name=None, models=None, expires_at=None, project_id=None, rpm=None,
@@ -40,7 +40,8 @@ def find(id_or_prefix):
 
 
 def get(key_id):
-    return db.session.get(ApiKey, key_id)
+    """The row, or None (also for an id no INTEGER column can hold)."""
+    return db.session.get(ApiKey, key_id) if 0 < key_id <= MAX_ID else None
 
 
 STATES = ("active", "revoked", "expired")

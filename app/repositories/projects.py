@@ -3,12 +3,13 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import ApiKey, Project, User, project_members, utcnow
+from ..models import MAX_ID, ApiKey, Project, User, project_members, utcnow
 from .users import conflict
 
 
 def get(project_id):
-    return db.session.get(Project, project_id)
+    """The row, or None (also for an id no INTEGER column can hold)."""
+    return db.session.get(Project, project_id) if 0 < project_id <= MAX_ID else None
 
 
 def create(name, *, description=None, owner_id=None, **limits):

@@ -25,7 +25,7 @@ _BY_ID = {
     "user": (RequestLog.user_id, User, User.email),
     "project": (RequestLog.project_id, Project, Project.name),
 }
-_DURATION = re.compile(r"^(\d+)([mhdw])$")
+_DURATION = re.compile(r"^(\d{1,5})([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -157,9 +157,9 @@ def parse_time(value, now, *, end=False):
     ValueError when the value is none of these."""
     text = (value or "").strip()
     match = _DURATION.match(text)
-    if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
     try:
+        if match:
+            return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             day = datetime.combine(date.fromisoformat(text), datetime.min.time())
             return day + timedelta(days=1) if end else day

@@ -4,7 +4,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import InvalidRequest
 from ..extensions import db
-from ..models import User
+from ..models import MAX_ID, User
 
 
 def conflict(message, param):
@@ -12,7 +12,8 @@ def conflict(message, param):
 
 
 def get(user_id):
-    return db.session.get(User, user_id)
+    """The row, or None (also for an id no INTEGER column can hold)."""
+    return db.session.get(User, user_id) if 0 < user_id <= MAX_ID else None
 
 
 def get_by_email(email):

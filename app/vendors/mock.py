@@ -11,6 +11,8 @@ import orjson
 from ..formats.sse import SSEEvent
 from .base import DEFAULT_CALL, UpstreamResponse, UpstreamStream, VendorHandler
 
+MAX_DIMENSIONS = 4096  # of the mock's embeddings, whatever `dimensions` asks
+
 
 def message_text(content):
     if isinstance(content, str):
@@ -73,15 +75,17 @@ class MockHandler(VendorHandler):
 
     def embeddings(self, body, call=DEFAULT_CALL):
         inputs = body.get("input")
-        inputs = inputs if isinstance(inputs, list) else [inputs]
-        dims = body.get("dimensions") or 16
+        if not isinstance(inputs, list) or all(isinstance(x, int) for x in inputs):
+            inputs = [inputs]  # one string, or one input of token ids
+        dims = min(body.get("dimensions") or 16, MAX_DIMENSIONS)
         data = []
         for i, item in enumerate(inputs):
             seed = hashlib.sha256(orjson.dumps(item)).digest()
             raw = (seed * (dims * 4 // len(seed) + 1))[: dims * 4]
             vector = [round(v / 2**32, 6) for v in struct.unpack(f"<{dims}I", raw)]
             data.append({"object": "embedding", "index": i, "embedding": vector})
-        tokens = sum(count_words(x) if isinstance(x, str) else len(x) for x in inputs)
+        tokens = sum(count_words(x) if isinstance(x, str) else
+                     len(x) if isinstance(x, list) else 1 for x in inputs)
         payload = {"object": "list", "data": data, "model": body["model"],
                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
         return UpstreamResponse(body=orjson.dumps(payload), data=payload)
