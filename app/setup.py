@@ -55,6 +55,7 @@ def register_extensions(app):
         and never fail a response over it (a rollback on a silent database would wait)."""
         with db_waits.bounded(app.config["DATABASE_TIMEOUT_SECONDS"]):
             end_session()
+
     if app.config["DB_COMMANDS"]:
         from flask_migrate import Migrate  # with Alembic: ~11 MB that a serving worker never uses
 
@@ -62,11 +63,13 @@ def register_extensions(app):
     redis_ext.init_app(app)
     origins = [o.strip() for o in app.config.get("CORS_ORIGINS", "").split(",") if o.strip()]
     if origins:
-        cors.init_app(app, origins=origins, expose_headers=["x-request-id", "x-gateway-cost-usd",
-                                                            "x-gateway-deployment",
-                                                            "retry-after"],
+        cors.init_app(app, origins=origins,
+                      expose_headers=["x-request-id", "x-client-request-id",
+                                      "x-gateway-cost-usd", "x-gateway-deployment",
+                                      "retry-after"],
                       allow_headers=["Authorization", "Content-Type", "x-api-key",
-                                     "anthropic-version", "anthropic-beta"])
+                                     "anthropic-version", "anthropic-beta",
+                                     *CLIENT_REQUEST_ID_HEADERS])
 
 
 def new_request_id():

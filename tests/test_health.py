@@ -75,6 +75,9 @@ def test_cors_allows_configured_origins_only(app_factory):
         "Origin": "https://ui.example.com", "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "authorization,content-type"})
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://ui.example.com"
+    answer = client.get("/health/live", headers={"Origin": "https://ui.example.com"})
+    exposed = answer.headers["Access-Control-Expose-Headers"].lower()
+    assert "x-request-id" in exposed and "x-client-request-id" in exposed
     other = client.get("/health/live", headers={"Origin": "https://evil.example.com"})
     assert "Access-Control-Allow-Origin" not in other.headers
 
