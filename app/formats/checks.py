@@ -69,6 +69,10 @@ def path(where, name):
     return f"{where}.{name}" if where else name
 
 
+# The JSON classes a field of these kinds may be, checked by identity first (a parsed body holds
+# exactly these classes); anything else takes the isinstance path.
+_EXACT = {(int, float): (int, float), (str, list): (str, list), (str, dict): (str, dict),
+          (list, dict): (list, dict)}
 LABELS = {str: "a string", bool: "a boolean", int: "an integer", dict: "an object",
           list: "an array", (int, float): "a number", (str, list): "a string or an array"}
 
@@ -77,14 +81,17 @@ def field(obj, name, kinds, label=None, *, where="", required=False):
     """obj[name] if it is of kinds (None when absent or null and optional); else InvalidRequest
     naming where.name. Booleans are not integers or numbers here."""
     value = obj.get(name)
-    param = path(where, name)
     if value is None:
         if required:
+            param = path(where, name)
             raise InvalidRequest(f"Missing required parameter: '{param}'.", param=param,
                                  code="missing_required_parameter")
         return None
+    if value.__class__ is kinds or value.__class__ in _EXACT.get(kinds, ()):
+        return value  # the common case, without building the field's path
     kinds = kinds if isinstance(kinds, tuple) else (kinds,)
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        param = path(where, name)
         label = label or LABELS.get(kinds if len(kinds) > 1 else kinds[0], "another type")
         raise invalid(f"Invalid type for '{param}': expected {label}, got "
                       f"{_json_type(value)}.", param)
