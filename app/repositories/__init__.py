@@ -9,6 +9,8 @@ log = logging.getLogger(__name__)
 def end_session():
     """Close the session (its connection goes back to the pool); never raises: a connection the
     database dropped is discarded by the pool."""
+    if not db.session.registry.has():  # this context never used the database
+        return
     try:
         db.session.close()
     except Exception as exc:
