@@ -319,3 +319,18 @@ def test_the_shipped_example_config_loads(monkeypatch):
     catalog = load_catalog(str(path), VendorManager.vendors(), env=env)
     assert {"gpt-4o-mini", "claude-sonnet", "local-llama", "mock-echo"} <= set(catalog.models)
     assert catalog.models["claude-sonnet"].fallbacks == ("gpt-4o-mini",)
+
+
+def test_retry_after_settings_of_a_provider():
+    catalog = load_catalog({"providers": {"p": {"vendor": "openai", "api_keys": ["k"],
+                                                "honor_retry_after": False,
+                                                "max_retry_after_seconds": 30}},
+                            "models": [{"name": "m", "deployments": [{"provider": "p",
+                                                                      "model": "x"}]}]},
+                           VendorManager.vendors())
+    assert (catalog.providers["p"].honor_retry_after,
+            catalog.providers["p"].max_retry_after_seconds) == (False, 30.0)
+    with pytest.raises(ConfigError, match=r"providers\.p\.honor_retry_after"):
+        load_catalog({"providers": {"p": {"vendor": "openai", "api_keys": ["k"],
+                                          "honor_retry_after": "yes"}}, "models": []},
+                     VendorManager.vendors())

@@ -72,15 +72,16 @@ def outcome(ok=True, deployment="p/m", provider="p", key=None, key_event=None, p
             circuit=CIRCUIT):
     return Outcome(deployment=deployment, outcome=ok, circuit=circuit, probe=probe,
                    member=uuid.uuid4().hex, provider=provider, key=key, key_event=key_event,
-                   key_wait=None, ladder=(10.0, 30.0))
+                   key_wait=None, ladder=(10.0, 30.0), model="m")
 
 
 def window(client, prefix, deployment="p/m", which="all"):
     return client.zcard(f"{prefix}:cb:{deployment}:{which}")
 
 
-def strikes(client, prefix, provider="p", key=0):
-    return client.hget(f"{prefix}:key:{provider}:{key}", "strikes")
+def strikes(client, prefix, provider="p", key=0, model="m"):
+    """A 429's strikes count for (key, upstream model)."""
+    return client.hget(f"{prefix}:key:{provider}:{key}:m:{model}", "strikes")
 
 
 def test_plain_success_is_only_a_non_probe_success_with_an_ok_or_no_key_event():
@@ -119,9 +120,9 @@ def test_cooling_key_is_never_remembered(make):
     store, inner, _ = make()
     store.record(outcome(None, key=0, key_event="rate"))
     for _ in range(3):
-        check = store.check("p/m", "p", 2, 5)
+        check = store.check("p/m", "p", 2, 5, "m")
         assert check.kind == "closed" and check.key_waits[0] > 0 and check.key_waits[1] == 0
-    assert store.check("p/m", "p", 1, 5).kind == "keys"
+    assert store.check("p/m", "p", 1, 5, "m").kind == "keys"
     assert inner.checks == 4
 
 

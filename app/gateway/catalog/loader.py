@@ -50,6 +50,10 @@ class Provider:
     connect_timeout_seconds: float = 10.0
     first_byte_timeout_seconds: float | None = None  # until a stream's headers arrive
     idle_timeout_seconds: float | None = None  # longest silence between two chunks of a stream
+    # A 429's retry-after (or retry-after-ms) sets how long the key rests for that model, at most
+    # max_retry_after_seconds; when not honoured, the cooldown ladder decides.
+    honor_retry_after: bool = True
+    max_retry_after_seconds: float = 300.0
     options: dict = field(default_factory=dict)  # vendor-specific extras (e.g. the mock's delays)
 
     @property
@@ -159,7 +163,8 @@ def parse_catalog(raw, known_vendors):
 
 
 PROVIDER_FIELDS = {"vendor", "api_keys", "base_url", "timeout_seconds", "connect_timeout_seconds",
-                   "first_byte_timeout_seconds", "idle_timeout_seconds"}
+                   "first_byte_timeout_seconds", "idle_timeout_seconds", "honor_retry_after",
+                   "max_retry_after_seconds"}
 
 
 def _parse_provider(name, spec, known_vendors):
@@ -178,12 +183,17 @@ def _parse_provider(name, spec, known_vendors):
     if base_url is not None and not (isinstance(base_url, str) and base_url.startswith("http")):
         raise ConfigError(f"{where}.base_url: must be an http(s) URL, got {base_url!r}")
     timeouts = {k: number(spec[k], f"{where}.{k}") for k in
-                ("timeout_seconds", "first_byte_timeout_seconds", "idle_timeout_seconds")
+                ("timeout_seconds", "first_byte_timeout_seconds", "idle_timeout_seconds",
+                 "max_retry_after_seconds")
                 if spec.get(k) is not None}
+    honor = spec.get("honor_retry_after", True)
+    if not isinstance(honor, bool):
+        raise ConfigError(f"{where}.honor_retry_after: must be true or false, got {honor!r}")
     return Provider(
         name=name, vendor=vendor, base_url=base_url or None, api_keys=keys, **timeouts,
         connect_timeout_seconds=number(spec.get("connect_timeout_seconds", 10),
                                        f"{where}.connect_timeout_seconds"),
+        honor_retry_after=honor,
         options={k: v for k, v in spec.items() if k not in PROVIDER_FIELDS},
     )
 

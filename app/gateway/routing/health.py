@@ -4,9 +4,11 @@ and what an attempt's outcome means for them.
 - A deployment's circuit counts retryable failures (connect errors, timeouts, 408/409/5xx/529);
   upstream answers that prove it alive (2xx, other 4xx) count as successes; a 429 or 401/403
   concerns the key, not the deployment, and counts for neither.
-- A provider key that gets a 429 cools down (the upstream's retry-after, else the ladder
-  10 s → 30 s → 60 s → 300 s on consecutive 429s; a success resets it). One that gets 401/403
-  is taken out for the auth cooldown, loudly logged (provider and key index, never the key).
+- A provider key that gets a 429 cools down for that upstream model only (vendors limit per
+  model): the upstream's retry-after when the provider honours it (at most its
+  max_retry_after_seconds), else the ladder 10 s → 30 s → 60 s → 300 s on consecutive 429s; a
+  success resets it. One that gets 401/403 is taken out for every model for the auth cooldown,
+  loudly logged (provider and key index, never the key).
 - Keys are spread round-robin over the ones not cooling.
 The state lives in a health store (health_stores.py): Redis when configured, else memory. While
 Redis is down (gateway/breaker.py) circuits and cooldowns are kept in this process's memory;
@@ -46,7 +48,8 @@ class Health:
         nkeys = len(provider.api_keys)
         probe_ttl = provider.connect_timeout_seconds + provider.answer_timeout + 1.0
         try:
-            check = self._call("check", deployment.id, provider.name, nkeys, probe_ttl)
+            check = self._call("check", deployment.id, provider.name, nkeys, probe_ttl,
+                               deployment.model)
         except Exception:
             log.warning("health store unavailable; treating %s as healthy", deployment.id,
                         exc_info=True)
@@ -71,7 +74,8 @@ class Health:
         status = getattr(error, "upstream_status", None)
         if error is not None:
             if status == 429:
-                outcome, key_event, key_wait = None, "rate", error.retry_after
+                outcome, key_event, key_wait = None, "rate", _honoured(error.retry_after,
+                                                                       route.provider)
             elif status in (401, 403):
                 outcome, key_event = None, "auth"
             elif error.retryable and error.code != "deadline_exceeded":
@@ -83,7 +87,8 @@ class Health:
                          probe=gate.probe, member=uuid.uuid4().hex, provider=provider.name,
                          key=gate.key, key_event=key_event, key_wait=key_wait,
                          ladder=self.resilience.rate_limit_cooldowns,
-                         auth_seconds=self.resilience.auth_cooldown_seconds)
+                         auth_seconds=self.resilience.auth_cooldown_seconds,
+                         model=deployment.model)
         try:
             event, cooled = self._call("record", report)
         except Exception:
@@ -123,5 +128,13 @@ class Health:
                       "out of rotation for %.0f s — check or replace it", provider.name, key,
                       status, cooled)
         elif key_event == "rate" and cooled is not None:
-            log.warning("provider %s: API key #%d rate limited; cooling down for %.1f s",
-                        provider.name, key, cooled)
+            log.warning("provider %s: API key #%d rate limited on %s; cooling down for %.1f s",
+                        provider.name, key, deployment.model, cooled)
+
+
+def _honoured(retry_after, provider):
+    """The rest a 429's retry-after asks for, as the provider allows: None (the ladder decides)
+    when it is not honoured or not given, else at most max_retry_after_seconds."""
+    if retry_after is None or not provider.honor_retry_after:
+        return None
+    return min(retry_after, provider.max_retry_after_seconds)

@@ -31,14 +31,14 @@ class BatchedHealthStore:
         self._lock = threading.Lock()
         self._flushed_at = clock()
 
-    def check(self, deployment, provider, nkeys, probe_ttl):
+    def check(self, deployment, provider, nkeys, probe_ttl, model=""):
         now = self.clock()
         if self._pending and now - self._flushed_at >= self.flush_seconds:
             self.flush()
         remembered = self._clear.get((deployment, provider))
         if remembered is not None and remembered[0] > now:
             return remembered[1]
-        check = self.store.check(deployment, provider, nkeys, probe_ttl)
+        check = self.store.check(deployment, provider, nkeys, probe_ttl, model)
         if check.kind == "closed" and not any(check.key_waits) and self.check_ttl > 0:
             self._clear[(deployment, provider)] = (now + self.check_ttl, check)
         return check

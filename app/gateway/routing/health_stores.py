@@ -10,11 +10,15 @@ joins the rolling window, and a failure that brings the failure rate to the thre
 least min_requests outcomes in the window) opens it. A key's 429 cools it (the upstream's wait,
 else the next step of the ladder); 401/403 takes it out for the auth cooldown; a success resets
 the ladder.
+A 429 concerns one model: the key rests for (key, upstream model) only, since vendors limit per
+model; a 401/403 concerns the key itself and takes it out for every model.
 """
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+
+from .health_lua import CHECK, RECORD, RECORD_SUCCESSES
 
 
 @dataclass
@@ -37,128 +41,8 @@ class Outcome:
     key_event: str | None  # None | ok | rate | auth
     key_wait: float | None  # the upstream's retry-after for a 429, when it gave one
     ladder: tuple = ()
+    model: str = ""  # the upstream model: a 429 cools (key, model)
     auth_seconds: float = 3600.0
-
-
-CHECK = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local prefix, dep, provider = ARGV[1], ARGV[2], ARGV[3]
-local nkeys, probe_ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
-local out = {'closed', 0}
-local free, shortest = 0, -1
-for i = 0, nkeys - 1 do
-  local u = tonumber(redis.call('HGET', prefix .. ':key:' .. provider .. ':' .. i, 'until') or '0')
-  local wait = math.max(u - now, 0)
-  if wait == 0 then free = free + 1 elseif shortest < 0 or wait < shortest then shortest = wait end
-  out[#out + 1] = wait
-end
-if nkeys > 0 and free == 0 then
-  out[1], out[2] = 'keys', shortest
-  return out
-end
-local cb = prefix .. ':cb:' .. dep
-local state = redis.call('HMGET', cb, 'until', 'probe')
-if state[1] then
-  local untl = tonumber(state[1])
-  if now < untl then
-    out[1], out[2] = 'open', untl - now
-    return out
-  end
-  if state[2] and now - tonumber(state[2]) < probe_ttl then
-    out[1], out[2] = 'open', probe_ttl - (now - tonumber(state[2]))
-    return out
-  end
-  redis.call('HSET', cb, 'probe', now)
-  out[1] = 'probe'
-end
-return out
-"""
-
-RECORD = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local prefix, dep, outcome, probe, enabled = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local window, min_req = tonumber(ARGV[6]), tonumber(ARGV[7])
-local rate, cooldown = tonumber(ARGV[8]), tonumber(ARGV[9])
-local member, provider, key, kevent = ARGV[10], ARGV[11], ARGV[12], ARGV[13]
-local explicit, auth = tonumber(ARGV[14]), tonumber(ARGV[15])
-local event, kwait = '', -1
-local cb = prefix .. ':cb:' .. dep
-local keep = cooldown + 3600000
-if enabled == '1' then
-  if probe == '1' then
-    if outcome == '1' then
-      redis.call('DEL', cb, cb .. ':all', cb .. ':bad')
-      event = 'closed'
-    elseif outcome == '0' then
-      redis.call('HSET', cb, 'until', now + cooldown)
-      redis.call('HDEL', cb, 'probe')
-      redis.call('PEXPIRE', cb, keep)
-      event = 'reopened'
-    else
-      redis.call('HDEL', cb, 'probe')
-    end
-  elseif outcome ~= '-' then
-    local all, bad = cb .. ':all', cb .. ':bad'
-    redis.call('ZADD', all, now, member)
-    if outcome == '0' then redis.call('ZADD', bad, now, member) end
-    redis.call('ZREMRANGEBYSCORE', all, '-inf', now - window)
-    redis.call('ZREMRANGEBYSCORE', bad, '-inf', now - window)
-    redis.call('PEXPIRE', all, window)
-    redis.call('PEXPIRE', bad, window)
-    if outcome == '0' and redis.call('HEXISTS', cb, 'until') == 0 then
-      local total, failed = redis.call('ZCARD', all), redis.call('ZCARD', bad)
-      if total >= min_req and failed >= rate * total then
-        redis.call('HSET', cb, 'until', now + cooldown)
-        redis.call('HDEL', cb, 'probe')
-        redis.call('PEXPIRE', cb, keep)
-        redis.call('DEL', all, bad)
-        event = 'opened'
-      end
-    end
-  end
-end
-if key ~= '' and kevent ~= '' then
-  local kk = prefix .. ':key:' .. provider .. ':' .. key
-  if kevent == 'ok' then
-    redis.call('HDEL', kk, 'strikes')
-  else
-    if kevent == 'auth' then
-      kwait = auth
-    else
-      local strikes = redis.call('HINCRBY', kk, 'strikes', 1)
-      kwait = explicit
-      if kwait < 0 then kwait = tonumber(ARGV[15 + math.min(strikes, #ARGV - 15)]) end
-    end
-    redis.call('HSET', kk, 'until', now + kwait)
-    redis.call('PEXPIRE', kk, kwait + 600000)
-  end
-end
-return {event, kwait}
-"""
-
-
-RECORD_SUCCESSES = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local prefix, i = ARGV[1], 3
-for g = 1, tonumber(ARGV[2]) do
-  local all = prefix .. ':cb:' .. ARGV[i] .. ':all'
-  local window, count = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
-  i = i + 3
-  local entries = {}
-  for m = 1, count do
-    entries[2 * m - 1], entries[2 * m] = now, ARGV[i]
-    i = i + 1
-  end
-  redis.call('ZADD', all, unpack(entries))
-  redis.call('ZREMRANGEBYSCORE', all, '-inf', now - window)
-  redis.call('PEXPIRE', all, window)
-end
-for k = i, #ARGV do redis.call('HDEL', prefix .. ':key:' .. ARGV[k], 'strikes') end
-return 0
-"""
 
 
 def _ms(seconds):
@@ -180,8 +64,9 @@ class RedisHealthStore:
             self._prefix = self._prefix()
         return self._prefix
 
-    def check(self, deployment, provider, nkeys, probe_ttl):
-        reply = self._check(args=[self.prefix, deployment, provider, nkeys, _ms(probe_ttl)])
+    def check(self, deployment, provider, nkeys, probe_ttl, model=""):
+        reply = self._check(args=[self.prefix, deployment, provider, nkeys, _ms(probe_ttl),
+                                  model])
         kind = reply[0].decode() if isinstance(reply[0], bytes) else reply[0]
         return Check(kind, int(reply[1]) / 1000, [int(w) / 1000 for w in reply[2:]])
 
@@ -192,7 +77,7 @@ class RedisHealthStore:
                 "1" if c.enabled else "0", _ms(c.window_seconds), c.min_requests,
                 repr(float(c.failure_rate)), _ms(c.cooldown_seconds), o.member, o.provider,
                 "" if o.key is None else o.key, o.key_event or "",
-                -1 if o.key_wait is None else _ms(o.key_wait), _ms(o.auth_seconds),
+                -1 if o.key_wait is None else _ms(o.key_wait), _ms(o.auth_seconds), o.model,
                 *[_ms(s) for s in o.ladder]]
         event, wait = self._record(args=args)
         event = event.decode() if isinstance(event, bytes) else event
@@ -206,7 +91,7 @@ class RedisHealthStore:
                 windows[o.deployment] = _ms(o.circuit.window_seconds)
                 members.setdefault(o.deployment, []).append(o.member)
             if o.key is not None and o.key_event == "ok":
-                keys.add(f"{o.provider}:{o.key}")
+                keys.add(f"{o.provider}:{o.key}:m:{o.model}")
         args = [self.prefix, len(members)]
         for deployment, names in members.items():
             args += [deployment, windows[deployment], len(names), *names]
@@ -227,12 +112,13 @@ class MemoryHealthStore:
         self.clock = clock
         self._lock = threading.Lock()
         self._circuits = {}
-        self._keys = {}  # (provider, index) -> [until, strikes]
+        self._keys = {}  # (provider, index) or (provider, index, model) -> [until, strikes]
 
-    def check(self, deployment, provider, nkeys, probe_ttl):
+    def check(self, deployment, provider, nkeys, probe_ttl, model=""):
         now = self.clock()
         with self._lock:
-            waits = [max(self._keys.get((provider, i), (0.0, 0))[0] - now, 0.0)
+            waits = [max(self._keys.get((provider, i), (0.0, 0))[0] - now,
+                         self._keys.get((provider, i, model), (0.0, 0))[0] - now, 0.0)
                      for i in range(nkeys)]
             if nkeys and all(waits):
                 return Check("keys", min(waits), waits)
@@ -282,7 +168,8 @@ class MemoryHealthStore:
     def _key_outcome(self, o, now):
         if o.key is None or o.key_event is None:
             return None
-        state = self._keys.setdefault((o.provider, o.key), [0.0, 0])
+        where = (o.provider, o.key) if o.key_event == "auth" else (o.provider, o.key, o.model)
+        state = self._keys.setdefault(where, [0.0, 0])
         if o.key_event == "ok":
             state[1] = 0
             return None
