@@ -132,7 +132,7 @@ def test_upstream_429_is_429_with_retry_after(openai_client, upstream, app):
     assert row.status_code == 429 and row.provider == "up-openai"
 
 
-@pytest.mark.parametrize("status", [500, 502, 503])
+@pytest.mark.parametrize("status", [500, 502, 504])
 def test_upstream_5xx_is_502_with_the_upstream_message(openai_client, upstream, status):
     upstream.script(Reply(status=status, json={"error": {"message": "boom inside"}}))
     with pytest.raises(openai.APIStatusError) as info:

@@ -221,3 +221,25 @@ def test_an_anthropic_overload_reaches_openai_clients_as_503_and_is_logged_so(
     [row] = logged(app, count=1)
     assert row.status_code == 503 and row.error_type == "upstream_overloaded"
     assert [attempt["status"] for attempt in row.attempts] == [529]
+
+
+@pytest.mark.parametrize("status", [503, 529])
+def test_an_overloaded_upstream_stays_an_overload_on_both_surfaces(app, live_server, api_key,
+                                                                   upstream, status):
+    """503 to OpenAI clients, 529 overloaded_error to Anthropic clients, whatever the vendor."""
+    import anthropic
+
+    openai_client = openai.OpenAI(base_url=f"{live_server}/v1", api_key=api_key, max_retries=0)
+    anthropic_client = anthropic.Anthropic(base_url=live_server, api_key=api_key, max_retries=0)
+    for model in ("gpt-test", "claude-test"):
+        upstream.script(Reply(status=status), Reply(status=status))
+        with pytest.raises(openai.APIStatusError) as info:
+            openai_client.chat.completions.create(model=model, messages=[{"role": "user",
+                                                                          "content": "hi"}])
+        assert info.value.status_code == 503
+        assert info.value.body["code"] == "upstream_overloaded"
+        with pytest.raises(anthropic.APIStatusError) as info:
+            anthropic_client.messages.create(model=model, max_tokens=5,
+                                             messages=[{"role": "user", "content": "hi"}])
+        assert info.value.status_code == 529
+        assert info.value.body["error"]["type"] == "overloaded_error"

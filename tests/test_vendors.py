@@ -84,7 +84,7 @@ def test_openai_handler_rotates_provider_keys_and_reuses_connections(openai_hand
     (422, InvalidRequest, 422),
     (429, RateLimited, 429),
     (500, UpstreamError, 502),
-    (503, UpstreamError, 502),
+    (503, UpstreamOverloaded, 529),  # an overload: 503 to OpenAI clients, 529 to Anthropic's
     (529, UpstreamOverloaded, 529),
     (401, UpstreamError, 502),
 ])

@@ -76,8 +76,8 @@ def _error_for(status, body_bytes, headers, provider):
         retry_after = headers.get("retry-after")
         return RateLimited(f"Upstream rate limit ({provider}): {message}",
                            headers={"retry-after": retry_after} if retry_after else None)
-    if status == 529:
-        return UpstreamOverloaded(f"Upstream overloaded ({provider}): {message}")
+    if status in (503, 529):  # an overload stays an overload: 529 / 503 to the client
+        return UpstreamOverloaded(f"Upstream overloaded ({provider}, HTTP {status}): {message}")
     if status in (401, 403):
         return UpstreamError(f"Upstream {provider} rejected the gateway's credentials "
                              f"(HTTP {status}): {message}", code="upstream_auth_failed")
