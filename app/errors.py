@@ -115,8 +115,14 @@ class InternalError(GatewayError):
     code = "internal_error"
 
 
-def surface_for_path(path):
-    return "anthropic" if path.startswith("/v1/messages") else "openai"
+def surface_of(path, headers):
+    """The error shape a request's client reads: Anthropic's on /v1/messages, and on /v1/models
+    when an Anthropic SDK asks (it sends anthropic-version); OpenAI's elsewhere."""
+    if path.startswith("/v1/messages"):
+        return "anthropic"
+    if path.startswith("/v1/models") and "anthropic-version" in headers:
+        return "anthropic"
+    return "openai"
 
 
 def client_status(error, surface):
@@ -150,7 +156,7 @@ def _from_http_exception(exc):
 
 def register_error_handlers(app):
     def handle_gateway_error(error):
-        return render(error, surface_for_path(request.path))
+        return render(error, surface_of(request.path, request.headers))
 
     def handle_http_exception(exc):
         return handle_gateway_error(_from_http_exception(exc))
