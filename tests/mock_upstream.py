@@ -652,6 +652,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         try:
             if callable(answer) and not isinstance(answer, (Reply, Stream, Hang)):
                 answer = answer(received)
+            if answer is None and mock.agent:
+                answer = mock._agent_answer(received)
             if answer is None:
                 answer = _default_answer(received)
             elif isinstance(answer, Reply) and _is_default_shaped(answer):
@@ -762,7 +764,12 @@ def _sse(event) -> bytes:
 class MockUpstream:
     """A scriptable fake of the OpenAI and Anthropic APIs on 127.0.0.1 (random free port)."""
 
-    def __init__(self):
+    def __init__(self, agent: bool = False):
+        # agent=True: what no script answers, tests/clients/agent.py does (file-writing tool
+        # calls, final texts after tool results, structured output) before the default echo;
+        # agent_cwd: the client's working directory when the prompt does not say it.
+        self.agent = agent
+        self.agent_cwd: str | None = None
         self.requests: list[Received] = []
         self.disconnects: list[float] = []  # time.monotonic() when a client went away mid-answer
         self._fifo: deque = deque()
@@ -888,6 +895,11 @@ class MockUpstream:
         with self._changed:
             self.disconnects.append(time.monotonic())
             self._changed.notify_all()
+
+    def _agent_answer(self, received: Received):
+        from tests.clients.agent import answer
+
+        return answer(received, cwd=self.agent_cwd)
 
     def _next_scripted(self):
         with self._lock:

@@ -1,0 +1,115 @@
+"""The mock upstream's scripted agent (tests/clients/agent.py), straight from the official SDKs
+without the gateway, in both wire formats, JSON and SSE: what the client tests rely on."""
+
+import json
+
+import anthropic
+import openai
+import pytest
+
+from tests.clients.agent import file_request, sample, tool_results
+from tests.clients.shapes import EXPECTED, FILE_PROMPT, Person
+
+WRITE = {"type": "object", "properties": {
+    "file_path": {"type": "string", "description": "The absolute path to the file to write"},
+    "content": {"type": "string"}}, "required": ["file_path", "content"]}
+
+
+def test_sample_fills_every_property_of_a_pydantic_schema():
+    assert sample(Person.model_json_schema()) == EXPECTED.model_dump()
+    assert sample({"type": ["null", "integer"]}) == 42
+    assert sample({"anyOf": [{"type": "null"}, {"type": "number"}]}) == 1.5
+
+
+@pytest.mark.parametrize("text, wanted", [
+    ("create hello.txt containing hi", ("hello.txt", "hi")),
+    ("Please create a file named notes/a.md with content 'two words'.", ("notes/a.md",
+                                                                       "two words")),
+    ("Describe a person.", None),
+])
+def test_file_request(text, wanted):
+    assert file_request(text) == wanted
+
+
+@pytest.fixture
+def direct_openai(upstream):
+    return openai.OpenAI(base_url=upstream.openai_base_url, api_key="x", max_retries=0,
+                         timeout=10)
+
+
+@pytest.fixture
+def direct_anthropic(upstream):
+    return anthropic.Anthropic(base_url=upstream.anthropic_base_url, api_key="x", max_retries=0,
+                               timeout=10)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_openai_format(upstream, direct_openai, stream):
+    upstream.agent_cwd = "/work/dir"
+    tools = [{"type": "function", "function": {"name": "Write", "parameters": WRITE}}]
+    messages = [{"role": "user", "content": FILE_PROMPT}]
+    if stream:
+        with direct_openai.chat.completions.stream(model="m", messages=messages,
+                                                    tools=tools) as s:
+            message = s.get_final_completion().choices[0].message
+    else:
+        message = direct_openai.chat.completions.create(model="m", messages=messages,
+                                                        tools=tools).choices[0].message
+    call = message.tool_calls[0]
+    assert (call.function.name, json.loads(call.function.arguments)) == (
+        "Write", {"file_path": "/work/dir/hello.txt", "content": "hi"})
+
+    messages += [message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call.id, "content": "written"}]
+    final = direct_openai.chat.completions.create(model="m", messages=messages, tools=tools)
+    assert final.choices[0].message.content == "Done: written"
+    assert tool_results(upstream.last()) == ["written"]
+
+    parsed = direct_openai.chat.completions.parse(
+        model="m", messages=[{"role": "user", "content": "x"}], response_format=Person)
+    assert parsed.choices[0].message.parsed == EXPECTED
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_anthropic_format(upstream, direct_anthropic, stream):
+    tools = [{"name": "Write", "input_schema": WRITE}]
+    system = "# Environment\n - Primary working directory: /home/me/project\n"
+    messages = [{"role": "user", "content": FILE_PROMPT}]
+    params = {"model": "m", "max_tokens": 100, "system": system, "tools": tools}
+    if stream:
+        with direct_anthropic.messages.stream(messages=messages, **params) as s:
+            message = s.get_final_message()
+    else:
+        message = direct_anthropic.messages.create(messages=messages, **params)
+    [use] = [b for b in message.content if b.type == "tool_use"]
+    assert (use.name, use.input) == (
+        "Write", {"file_path": "/home/me/project/hello.txt", "content": "hi"})
+    assert message.stop_reason == "tool_use"
+
+    messages += [{"role": "assistant", "content": message.content},
+                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id,
+                                               "content": "written"}]}]
+    final = direct_anthropic.messages.create(messages=messages, **params)
+    assert [b.text for b in final.content] == ["Done: written"]
+
+    forced = direct_anthropic.messages.create(
+        model="m", max_tokens=100, messages=[{"role": "user", "content": "x"}],
+        tools=[{"name": "Person", "input_schema": Person.model_json_schema()}],
+        tool_choice={"type": "tool", "name": "Person"})
+    assert forced.content[0].input == EXPECTED.model_dump()
+    parsed = direct_anthropic.messages.parse(
+        model="m", max_tokens=100, messages=[{"role": "user", "content": "x"}],
+        output_format=Person)
+    assert parsed.parsed_output == EXPECTED
+
+
+def test_without_agent_mode_the_default_echo_answers(direct_openai, upstream):
+    upstream.agent = False
+    try:
+        message = direct_openai.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": FILE_PROMPT}],
+            tools=[{"type": "function", "function": {"name": "Write", "parameters": WRITE}}],
+        ).choices[0].message
+    finally:
+        upstream.agent = True
+    assert message.tool_calls is None and message.content == FILE_PROMPT
