@@ -173,7 +173,7 @@ def test_keepalive_pings_while_the_upstream_is_silent(app_factory, upstream):
 
 @pytest.mark.parametrize("body, kind, needle", [
     ({"model": "claude-test", "messages": HI}, "invalid_request_error", "max_tokens"),
-    ({"model": "claude-test", "max_tokens": 5, "messages": [{"role": "system",
+    ({"model": "claude-test", "max_tokens": 5, "messages": [{"role": "tool",
                                                              "content": "x"}]},
      "invalid_request_error", "messages[0].role"),
     ({"model": "nope", "max_tokens": 5, "messages": HI}, "not_found_error", "nope"),

@@ -26,13 +26,16 @@ from .checks import (
     strings,
 )
 
-ROLES = ("user", "assistant")
+ROLES = ("user", "assistant", "system")  # "system": a mid-conversation system message
 TOOL_CHOICE_TYPES = ("auto", "any", "tool", "none")
 
 
 def check_anthropic_messages(body):
     for where, message in objects(body, "messages", required=True, min_items=1):
-        require_choice(message, "role", ROLES, where=where, required=True)
+        role = require_choice(message, "role", ROLES, where=where, required=True)
+        if role == "system":
+            _system_content(message, "content", where, required=True)
+            continue
         content = field(message, "content", (str, list),
                         "a string or an array of content blocks", where=where, required=True)
         if isinstance(content, list):
@@ -117,11 +120,18 @@ _DOCUMENT_CONTENT = {"text": _text, "image": _image}
 
 
 def check_system(body):
-    system = field(body, "system", (str, list), "a string or an array of text blocks")
+    _system_content(body, "system", "")
+
+
+def _system_content(obj, name, where, required=False):
+    """The top-level system, or the content of a mid-conversation system message: a string or
+    text blocks only."""
+    system = field(obj, name, (str, list), "a string or an array of text blocks", where=where,
+                   required=required)
     if isinstance(system, list):
-        for where, block in items_of(system, "system"):
-            require_choice(block, "type", ("text",), where=where, required=True)
-            _text(block, where)
+        for block_where, block in items_of(system, path(where, name)):
+            require_choice(block, "type", ("text",), where=block_where, required=True)
+            _text(block, block_where)
 
 
 def check_tools(body):
@@ -144,7 +154,7 @@ def check_tool_choice(body):
 
 
 def check_options(body):
-    """stop_sequences, metadata and thinking: what the translators read of them."""
+    """stop_sequences, metadata, thinking and output_config: what the translators read."""
     strings(body, "stop_sequences")
     metadata = field(body, "metadata", dict)
     if metadata is not None:
@@ -153,3 +163,10 @@ def check_options(body):
     if thinking is not None:
         field(thinking, "type", str, where="thinking", required=True)
         require_positive_int(thinking, "budget_tokens", where="thinking")
+    output_config = field(body, "output_config", dict)
+    if output_config is not None:
+        field(output_config, "effort", str, where="output_config")
+        output_format = field(output_config, "format", dict, where="output_config")
+        if output_format is not None:
+            field(output_format, "type", str, where="output_config.format", required=True)
+            field(output_format, "schema", dict, where="output_config.format")

@@ -31,6 +31,7 @@ def check_chat_message(message, where):
     role = require_choice(message, "role", ROLES, where=where, required=True)
     content = field(message, "content", (str, list),
                     "a string, an array of content parts or null", where=where)
+    field(message, "cache_control", dict, where=where)
     if isinstance(content, list):
         for part_where, part in items_of(content, path(where, "content")):
             check_content_part(part, part_where)
@@ -46,6 +47,7 @@ def check_chat_message(message, where):
 
 def check_content_part(part, where):
     kind = block_type(part, where)
+    field(part, "cache_control", dict, where=where)  # LiteLLM's convention for prompt caching
     if kind == "text":
         field(part, "text", str, where=where, required=True)
     elif kind == "refusal":
@@ -82,6 +84,7 @@ def check_tools(body):
         kind = field(tool, "type", str, where=where, required=True)
         if kind not in ("function", "custom"):
             continue
+        field(tool, "cache_control", dict, where=where)
         inner = field(tool, kind, dict, where=where, required=True)
         inner_where = path(where, kind)
         field(inner, "name", str, where=inner_where, required=True)
@@ -102,6 +105,20 @@ def check_tool_choice(body):
         if kind in ("function", "custom"):
             inner = field(choice, kind, dict, where="tool_choice", required=True)
             field(inner, "name", str, where=f"tool_choice.{kind}", required=True)
+
+
+def check_response_format(body):
+    response_format = field(body, "response_format", dict)
+    if response_format is None:
+        return
+    kind = field(response_format, "type", str, where="response_format", required=True)
+    spec = field(response_format, "json_schema", dict, where="response_format",
+                 required=kind == "json_schema")
+    if spec is not None:
+        where = "response_format.json_schema"
+        field(spec, "name", str, where=where, required=True)
+        for name, kinds in (("schema", dict), ("description", str), ("strict", bool)):
+            field(spec, name, kinds, where=where)
 
 
 def check_stop(body):

@@ -9,6 +9,7 @@ from .checks import MAX_INTEGER, field, require_int, require_positive_int, requi
 from .checks_openai import (
     check_chat_messages,
     check_embeddings_input,
+    check_response_format,
     check_stop,
     check_tool_choice,
     check_tools,
@@ -32,8 +33,11 @@ def check_chat_request(body):
     require_int(body, "top_k", -MAX_INTEGER - 1)
     for name in ("user", "safety_identifier", "reasoning_effort"):
         require_type(body, name, str, "a string")
-    require_type(body, "parallel_tool_calls", bool, "a boolean")
+    for name in ("parallel_tool_calls", "logprobs"):
+        require_type(body, name, bool, "a boolean")
+    require_int(body, "top_logprobs", 0)
     check_stop(body)
+    check_response_format(body)
     check_tools(body)
     check_tool_choice(body)
 

@@ -16,6 +16,17 @@ def dicts(items) -> list:
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
+def obj(value) -> dict:
+    """A JSON object from an upstream answer or a body; anything else reads as empty, so
+    malformed input yields less output, never a crash."""
+    return value if isinstance(value, dict) else {}
+
+
+def scalar_key(value):
+    """An index from an upstream chunk, usable as a dict key (None when it is not a scalar)."""
+    return value if isinstance(value, (int, str)) and not isinstance(value, bool) else None
+
+
 def text_of(value) -> str:
     return value if isinstance(value, str) else ""
 
@@ -75,13 +86,16 @@ def openai_message_to_anthropic_content(message: dict, *, unsigned_reasoning: bo
         blocks.append({"type": "thinking", "thinking": reasoning, "signature": ""})
     content = message.get("content")
     if isinstance(content, str):
-        texts = [content]
+        if content:
+            blocks.append({"type": "text", "text": content})
     else:
-        texts = [part.get("text") if part.get("type") == "text" else part.get("refusal")
-                 for part in dicts(content)]
-    texts.append(message.get("refusal"))
-    blocks.extend({"type": "text", "text": text} for text in texts
-                  if isinstance(text, str) and text)
+        for part in dicts(content):
+            text = part.get("text") if part.get("type") == "text" else part.get("refusal")
+            if isinstance(text, str) and text:
+                blocks.append(with_cache_control({"type": "text", "text": text}, part))
+    refusal = message.get("refusal")
+    if isinstance(refusal, str) and refusal:
+        blocks.append({"type": "text", "text": refusal})
     for call in dicts(message.get("tool_calls")):
         function = call.get("function")
         if call.get("type", "function") != "function" or not isinstance(function, dict):
@@ -119,9 +133,22 @@ def _data_uri(source) -> str:
     return f"data:{source.get('media_type')};base64,{source.get('data')}"
 
 
+def with_cache_control(block: dict, source) -> dict:
+    """block with the cache_control of source (an OpenAI part, message or tool: LiteLLM's
+    convention for Anthropic prompt caching from OpenAI clients), when it has one."""
+    if "cache_control" in source and isinstance(source["cache_control"], dict):
+        block["cache_control"] = source["cache_control"]
+    return block
+
+
 def openai_part_to_anthropic_block(part: dict) -> dict | None:
-    """An OpenAI user content part as an Anthropic block; None for empty text, audio, file ids
-    and files that are not PDF data URIs."""
+    """An OpenAI user content part as an Anthropic block (with its cache_control); None for
+    empty text, audio, file ids and files that are not PDF data URIs."""
+    block = _part_to_block(part)
+    return with_cache_control(block, part) if block else None
+
+
+def _part_to_block(part: dict) -> dict | None:
     kind = part.get("type")
     if kind == "text":
         text = part.get("text")
@@ -183,7 +210,7 @@ def tool_to_anthropic(tool) -> dict | None:
         out["description"] = function["description"]
     schema = function.get("parameters")
     out["input_schema"] = schema if isinstance(schema, dict) and schema else empty_schema()
-    return out
+    return with_cache_control(out, tool)
 
 
 def tool_result_to_openai(content) -> tuple[str, list]:
