@@ -52,6 +52,7 @@ __all__ = [
     "anthropic_message",
     "openai_chunks",
     "openai_completion",
+    "openai_interleaved_tool_chunks",
 ]
 
 _POLL = 0.02  # how often waits look at the client socket for EOF
@@ -366,6 +367,36 @@ def anthropic_events(
     )
     events.append(("message_stop", {"type": "message_stop"}))
     return events
+
+
+def openai_interleaved_tool_chunks(
+    tool_calls,
+    model: str = "gpt-test",
+    usage=(10, 5, 0),
+    split: int = 4,
+    finish_reason: str = "tool_calls",
+) -> list:
+    """An OpenAI stream of parallel tool calls whose argument fragments interleave by index
+    (every call starts, then one fragment of each in turn), as some OpenAI-compatible servers
+    send them. ``tool_calls``: [(id, name, arguments_json), ...]."""
+    events = openai_chunks(model=model, usage=usage)
+    head, finish, tail = events[0], events[-3], events[-2:]  # role; finish; usage + [DONE]
+
+    def chunk(tool_calls_delta):
+        data = _json.loads(_json.dumps(head[1]))
+        data["choices"][0]["delta"] = {"tool_calls": tool_calls_delta}
+        return (None, data)
+
+    out = [head]
+    out += [chunk([{"index": i, "id": call_id, "type": "function",
+                    "function": {"name": name, "arguments": ""}}])
+            for i, (call_id, name, _) in enumerate(tool_calls)]
+    parts = [_fragments(args, split) for _, _, args in tool_calls]
+    for step in range(max(len(p) for p in parts)):
+        out += [chunk([{"index": i, "function": {"arguments": p[step]}}])
+                for i, p in enumerate(parts) if step < len(p)]
+    finish[1]["choices"][0]["finish_reason"] = finish_reason
+    return out + [finish] + tail
 
 
 # --------------------------------------------------------------------------------------------

@@ -34,8 +34,9 @@ def fragments(s, size):
 
 
 def to_anthropic(chunks, input_tokens=10):
-    translator = OpenAIToAnthropicStream("claude-alias", input_tokens, message_id="msg_test")
-    out = translator.start()
+    """What the client gets: the first chunk starts the message (as stream_frames does)."""
+    translator = OpenAIToAnthropicStream("gpt-sent", input_tokens, message_id="msg_test")
+    out = []
     for _, chunk in native(chunks):
         out += translator.feed(chunk)
     out += translator.finish()
@@ -145,7 +146,7 @@ def test_openai_to_anthropic(case):
     assert starts == list(range(len(starts)))  # indexes count from 0 in emission order
 
     message = anthropic_accumulate(events)
-    assert message.id == "msg_test" and message.model == "claude-alias"
+    assert message.id == "msg_test" and message.model == "gpt-test"  # as the upstream names it
     assert [block.model_dump(exclude_none=True) for block in message.content] == case["content"]
     assert message.stop_reason == case["stop"]
     input_tokens, output_tokens, cached = case["usage"]
@@ -196,16 +197,130 @@ def test_openai_to_anthropic_new_id_at_reused_index_is_a_new_call():
     assert message.content[1].input == json.loads(TIME[1])
 
 
-def test_openai_to_anthropic_interleaved_fragment_for_a_closed_block_is_dropped():
+def chunk_of(delta, finish_reason=None, usage=None, model="gpt-test"):
+    out = {"id": "chatcmpl-x", "object": "chat.completion.chunk", "created": 1, "model": model,
+           "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                        "finish_reason": finish_reason}]}
+    if usage is not None:
+        out["usage"] = usage
+    return None, out
+
+
+def call_start(index, call_id, name):
+    return {"tool_calls": [{"index": index, "id": call_id, "type": "function",
+                            "function": {"name": name, "arguments": ""}}]}
+
+
+def call_args(index, arguments):
+    return {"tool_calls": [{"index": index, "function": {"arguments": arguments}}]}
+
+
+def interleaved(first, second, size=4):
+    """Two parallel calls whose argument fragments alternate by index (as some OpenAI-compatible
+    servers stream them)."""
+    out = [chunk_of({"role": "assistant", "content": ""}), chunk_of(call_start(0, *first[:2])),
+           chunk_of(call_start(1, *second[:2]))]
+    a, b = fragments(first[2], size), fragments(second[2], size)
+    for i in range(max(len(a), len(b))):
+        out += [chunk_of(call_args(0, a[i]))] if i < len(a) else []
+        out += [chunk_of(call_args(1, b[i]))] if i < len(b) else []
+    return out + [chunk_of({}, "tool_calls")]
+
+
+def blocks_of(events):
+    """[(block type, [deltas])] in order, checking one start and one stop per index."""
+    blocks, stops = {}, []
+    for name, data in events:
+        if name == "content_block_start":
+            assert data["index"] not in blocks
+            blocks[data["index"]] = (data["content_block"]["type"], [])
+        elif name == "content_block_delta":
+            assert data["index"] not in stops  # never a delta after the block's stop
+            delta = data["delta"]
+            blocks[data["index"]][1].append(delta.get("partial_json", delta.get("text")))
+        elif name == "content_block_stop":
+            stops.append(data["index"])
+    assert stops == sorted(blocks) == list(range(len(blocks)))  # each closes before the next
+    return [blocks[i] for i in sorted(blocks)]
+
+
+def test_openai_to_anthropic_interleaved_parallel_calls_arrive_whole():
+    calls = [("call_1", *WEATHER), ("call_2", *TIME)]
+    _, events = to_anthropic(interleaved(*calls))
+    message = anthropic_accumulate(events)
+    assert [(b.id, b.name, b.input) for b in message.content] == [
+        (call_id, name, json.loads(arguments)) for call_id, name, arguments in calls]
+    blocks = blocks_of(events)
+    assert blocks[0] == ("tool_use", fragments(WEATHER[1], 4))  # the first one streams live
+    assert blocks[1] == ("tool_use", [TIME[1]])  # the held one arrives whole
+    assert message.stop_reason == "tool_use"
+
+
+def test_openai_to_anthropic_output_after_an_incomplete_call_is_held_in_order():
+    chunks = [chunk_of(call_start(0, "call_1", "get_weather")),
+              chunk_of(call_args(0, '{"city": ')),
+              chunk_of({"content": "Checking"}),  # text while call_1 is incomplete
+              chunk_of(call_start(1, "call_2", "get_time")),
+              chunk_of({"content": " both."}),
+              chunk_of(call_args(0, '"Paris"}')), chunk_of(call_args(1, "{}")),
+              chunk_of({}, "stop")]
+    _, events = to_anthropic(chunks)
+    assert blocks_of(events) == [("tool_use", ['{"city": ', '"Paris"}']),
+                                 ("text", ["Checking"]), ("tool_use", ["{}"]),
+                                 ("text", [" both."])]
+    message = anthropic_accumulate(events)
+    assert message.content[0].input == {"city": "Paris"} and message.content[2].input == {}
+    assert message.stop_reason == "tool_use"  # "stop" with tool calls is still tool use
+
+
+def test_openai_to_anthropic_fragment_after_complete_arguments_is_left_out():
     chunks = native(openai_chunks(tool_calls=[("call_1", *WEATHER), ("call_2", *TIME)]))
     late = copy.deepcopy(chunks[-3][1])
     late["choices"][0]["delta"] = {"tool_calls": [{"index": 0, "function": {"arguments": " "}}]}
     late["choices"][0]["finish_reason"] = None
-    translator, events = to_anthropic(chunks[:-2] + [(None, late)] + chunks[-2:])
-    assert translator.dropped_tool_fragments == 1
+    _, events = to_anthropic(chunks[:-2] + [(None, late)] + chunks[-2:])
+    assert names(events).count("start:tool_use") == 2
     message = anthropic_accumulate(events)
     assert [block.input for block in message.content] == [json.loads(WEATHER[1]),
                                                           json.loads(TIME[1])]
+
+
+def test_openai_to_anthropic_text_with_empty_tool_calls_is_only_text():
+    _, events = to_anthropic([chunk_of({"content": "hi", "tool_calls": []}),
+                              chunk_of({}, "stop")])
+    assert names(events)[2:-2] == ["start:text", "text_delta", "content_block_stop"]
+    assert anthropic_accumulate(events).stop_reason == "end_turn"
+
+
+def test_openai_to_anthropic_one_chunk_with_text_and_a_tool_call_keeps_both_text_first():
+    delta = {"content": "Let me check.", **call_start(0, "call_1", "get_weather")}
+    delta["tool_calls"][0]["function"]["arguments"] = WEATHER[1]
+    _, events = to_anthropic([chunk_of(delta), chunk_of({}, "tool_calls")])
+    message = anthropic_accumulate(events)
+    assert [block.type for block in message.content] == ["text", "tool_use"]
+    assert message.content[0].text == "Let me check."
+    assert message.content[1].input == json.loads(WEATHER[1])
+
+
+def test_openai_to_anthropic_usage_on_the_final_chunk_with_an_empty_delta():
+    usage = {"prompt_tokens": 100, "completion_tokens": 9, "total_tokens": 109,
+             "prompt_tokens_details": {"cached_tokens": 75}}
+    translator, events = to_anthropic([chunk_of({"content": "hi"}),
+                                       chunk_of({}, "stop", usage=usage)])
+    message = anthropic_accumulate(events)
+    assert (message.usage.input_tokens, message.usage.cache_read_input_tokens,
+            message.usage.output_tokens) == (25, 75, 9)
+    assert translator.usage == usage
+
+
+def test_openai_to_anthropic_model_from_the_first_chunk_else_the_one_sent():
+    _, events = to_anthropic(openai_chunks("Hi", model="gpt-4o-2024-08-06"))
+    assert anthropic_accumulate(events).model == "gpt-4o-2024-08-06"
+    chunks = native(openai_chunks("Hi"))
+    for _, chunk in chunks:
+        del chunk["model"]
+    _, events = to_anthropic(chunks)
+    assert anthropic_accumulate(events).model == "gpt-sent"
 
 
 def test_openai_error_chunk_raises():
@@ -221,7 +336,7 @@ def test_openai_error_chunk_raises():
 
 
 def to_openai(events, include_usage=True):
-    translator = AnthropicToOpenAIStream("gpt-alias", include_usage, completion_id="chatcmpl-t",
+    translator = AnthropicToOpenAIStream("claude-sent", include_usage, completion_id="chatcmpl-t",
                                          created=1700000000)
     out = []
     for name, data in events:
@@ -330,7 +445,8 @@ def test_anthropic_to_openai(case):
     assert kinds(chunks) == ["role"] + case["kinds"] + [f"finish:{case['finish']}", "usage"]
     for chunk in chunks:
         assert chunk["id"] == "chatcmpl-t" and chunk["object"] == "chat.completion.chunk"
-        assert chunk["created"] == 1700000000 and chunk["model"] == "gpt-alias"
+        assert chunk["created"] == 1700000000
+        assert chunk["model"] == "claude-test"  # as the upstream's message_start names it
         if chunk["choices"]:
             assert chunk["usage"] is None
             assert chunk["choices"][0]["index"] == 0 and chunk["choices"][0]["logprobs"] is None
@@ -408,6 +524,41 @@ def test_anthropic_to_openai_message_delta_usage_wins():
     usage = chunks[-1]["usage"]
     assert usage["prompt_tokens"] == 100 and usage["completion_tokens"] == 9
     assert usage["prompt_tokens_details"]["cached_tokens"] == 30
+
+
+@pytest.mark.parametrize("deltas", [[""], []], ids=["empty-delta", "no-delta"])
+def test_anthropic_to_openai_tool_call_with_empty_input_has_json_arguments(deltas):
+    # Anthropic streams an empty input as one input_json_delta with partial_json ""
+    events = [e for e in anthropic_events(tool_uses=[("toolu_1", "list_files", {})])
+              if e[0] != "content_block_delta"]
+    events[3:3] = [("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {
+        "type": "input_json_delta", "partial_json": partial}}) for partial in deltas]
+    _, chunks = to_openai(events)
+    call = openai_accumulate(chunks).choices[0].message.tool_calls[0]
+    assert call.function.arguments == "{}"
+
+
+def test_anthropic_to_openai_message_delta_usage_is_cumulative():
+    events = anthropic_events("Hi", usage=(60, 7, 0))
+    assert events[0][1]["message"]["usage"]["output_tokens"] == 1  # message_start's count
+    _, chunks = to_openai(events)
+    assert chunks[-1]["usage"]["completion_tokens"] == 7  # set by message_delta, never added
+
+
+def test_anthropic_to_openai_end_turn_with_tool_use_finishes_with_tool_calls():
+    events = anthropic_events(tool_uses=[("toolu_1", WEATHER[0], json.loads(WEATHER[1]))],
+                              stop_reason="end_turn")
+    _, chunks = to_openai(events)
+    assert openai_accumulate(chunks).choices[0].finish_reason == "tool_calls"
+
+
+def test_anthropic_to_openai_model_from_message_start_else_the_one_sent():
+    _, chunks = to_openai(anthropic_events("Hi", model="claude-sonnet-4-5-20250929"))
+    assert {chunk["model"] for chunk in chunks} == {"claude-sonnet-4-5-20250929"}
+    events = anthropic_events("Hi")
+    del events[0][1]["message"]["model"]
+    _, chunks = to_openai(events)
+    assert {chunk["model"] for chunk in chunks} == {"claude-sent"}
 
 
 @pytest.mark.parametrize("kind,error", [("overloaded_error", UpstreamOverloaded),

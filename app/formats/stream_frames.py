@@ -11,7 +11,8 @@ from .translate_stream import AnthropicToOpenAIStream, OpenAIToAnthropicStream
 
 
 def openai_from_anthropic(events, meter, model, wants_usage):
-    """Anthropic events from the vendor → OpenAI chunks for the client, ending in [DONE]."""
+    """Anthropic events from the vendor → OpenAI chunks for the client, ending in [DONE].
+    model: the upstream model sent, for a vendor that names none."""
     translator = AnthropicToOpenAIStream(model, include_usage=wants_usage)
     for _, name, data in anthropic_messages.events_of(events):
         meter.observe(name, data)
@@ -23,13 +24,14 @@ def openai_from_anthropic(events, meter, model, wants_usage):
 
 
 def anthropic_from_openai(events, meter, model, input_tokens):
-    """OpenAI chunks from the vendor → Anthropic events for the client (no [DONE])."""
+    """OpenAI chunks from the vendor → Anthropic events for the client (no [DONE]).
+    model: the upstream model sent, for a vendor that names none."""
     translator = OpenAIToAnthropicStream(model, input_tokens)
     started = False
     for _, chunk in openai_chat.chunks(events):
         if not started:
             started = True
-            yield from _frames(translator.start())
+            yield from _frames(translator.start(chunk))
         meter.observe(chunk)
         yield from _frames(translator.feed(chunk))
     if not started:

@@ -3,6 +3,11 @@
 Also home of stop reasons and usage, which the stream translators import. Content blocks, the
 assistant turn and tool definitions are in translate_blocks.py.
 
+The `model` of every answer is the model the vendor reports, on every route, streamed or not
+(as OpenAI itself answers a request for an alias with the snapshot that served it): pass-through
+answers carry it byte for byte; translated ones take the upstream answer's `model`, and only
+when the vendor leaves it out the upstream model name the gateway sent (`fallback_model`).
+
 Decisions:
 - Text blocks of one Anthropic message join with "" into `content` (Anthropic splits one answer
   into several text blocks around citations; streams concatenate them the same way); thinking
@@ -97,6 +102,10 @@ def anthropic_usage_to_openai(usage: dict | None) -> dict:
     }
 
 
+def _model(reported, fallback_model: str) -> str:
+    return reported if isinstance(reported, str) and reported else fallback_model
+
+
 def _translated_id(upstream_id, prefix: str, other_prefix: str) -> str:
     """The upstream id under our prefix: "abc" → prefix + "abc"; an id that already has the
     prefix stays; one we translated before (prefix + other_prefix + …) gets its prefix back."""
@@ -111,7 +120,8 @@ def _translated_id(upstream_id, prefix: str, other_prefix: str) -> str:
 
 
 def openai_to_anthropic_response(data: dict, fallback_model: str) -> dict:
-    """An OpenAI ChatCompletion as an Anthropic Message (first choice only)."""
+    """An OpenAI ChatCompletion as an Anthropic Message (first choice only); fallback_model is
+    the upstream model sent, for an answer without `model`."""
     choices = data.get("choices")
     choice = _object(choices[0]) if isinstance(choices, list) and choices else {}
     content = openai_message_to_anthropic_content(_object(choice.get("message")),
@@ -121,7 +131,7 @@ def openai_to_anthropic_response(data: dict, fallback_model: str) -> dict:
         "id": _translated_id(data.get("id"), "msg_", "chatcmpl-"),
         "type": "message",
         "role": "assistant",
-        "model": data.get("model") or fallback_model,
+        "model": _model(data.get("model"), fallback_model),
         "content": content,
         "stop_reason": openai_stop_to_anthropic(choice.get("finish_reason"), had_tool_use),
         "stop_sequence": None,
@@ -130,7 +140,8 @@ def openai_to_anthropic_response(data: dict, fallback_model: str) -> dict:
 
 
 def anthropic_to_openai_response(data: dict, fallback_model: str) -> dict:
-    """An Anthropic Message as an OpenAI ChatCompletion with one choice."""
+    """An Anthropic Message as an OpenAI ChatCompletion with one choice; fallback_model is the
+    upstream model sent, for an answer without `model`."""
     message = anthropic_content_to_openai_message(data.get("content") or [])
     message["refusal"] = None
     finish_reason = ("tool_calls" if message.get("tool_calls")
@@ -139,7 +150,7 @@ def anthropic_to_openai_response(data: dict, fallback_model: str) -> dict:
         "id": _translated_id(data.get("id"), "chatcmpl-", "msg_"),
         "object": "chat.completion",
         "created": int(time.time()),
-        "model": data.get("model") or fallback_model,
+        "model": _model(data.get("model"), fallback_model),
         "choices": [{"index": 0, "message": message, "finish_reason": finish_reason,
                      "logprobs": None}],
         "usage": anthropic_usage_to_openai(data.get("usage")),

@@ -1,7 +1,9 @@
 """One exchange per (client format, vendor format) pair: what goes up, what comes back.
 
 Same format: the body passes through with only the model rewritten, and the answer's bytes come
-back untouched. Different formats: formats/translate_* convert request, answer and stream.
+back untouched. Different formats: formats/translate_* convert request, answer and stream; a
+request the vendor's format cannot honour is a 400 before any upstream call. Every answer's
+`model` is the one the vendor reports (the upstream model sent when it names none).
 A streamed exchange returns a StreamPlan; the pipeline primes, keeps alive and logs it.
 """
 from collections.abc import Callable, Iterator
@@ -53,10 +55,10 @@ def openai_chat_exchange(handler, route, body, record):
         if not stream:
             answer = handler.chat(upstream_body, stream=False, call=route.call)
             record.account(anthropic_messages.usage_of(answer.data.get("usage")))
-            return Answer(orjson.dumps(anthropic_to_openai_response(answer.data, body["model"])))
+            return Answer(orjson.dumps(anthropic_to_openai_response(answer.data, model)))
         upstream = handler.chat(upstream_body, stream=True, call=route.call)
         meter = anthropic_messages.StreamMeter()
-        frames = stream_frames.openai_from_anthropic(upstream, meter, body["model"],
+        frames = stream_frames.openai_from_anthropic(upstream, meter, model,
                                                      openai_chat.wants_usage(body))
     return StreamPlan(upstream, frames, meter, openai_chat.error_frame,
                       openai_chat.KEEPALIVE)
@@ -82,11 +84,11 @@ def anthropic_messages_exchange(handler, route, body, record, headers):
         if not stream:
             answer = handler.chat(upstream_body, stream=False, call=route.call)
             record.account(openai_chat.usage_of(answer.data))
-            return Answer(orjson.dumps(openai_to_anthropic_response(answer.data, body["model"])))
+            return Answer(orjson.dumps(openai_to_anthropic_response(answer.data, model)))
         upstream = handler.chat(upstream_body, stream=True, call=route.call)
         meter = openai_chat.StreamMeter()
         frames = stream_frames.anthropic_from_openai(
-            upstream, meter, body["model"], tokens.count_chat_tokens(upstream_body, model))
+            upstream, meter, model, tokens.count_chat_tokens(upstream_body, model))
     return StreamPlan(upstream, frames, meter, anthropic_messages.error_frame,
                       anthropic_messages.PING)
 
