@@ -50,4 +50,4 @@ bench: install
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .coverage
+	rm -rf $(VENV) instance .pytest_cache .coverage $(CLIENTS)/node_modules
