@@ -275,3 +275,30 @@ def test_openai_sdk_sees_rate_limit_error_with_headers(live_server, app):
     with pytest.raises(openai.RateLimitError) as info:
         client.chat.completions.create(model="mock-echo", messages=HI)
     assert info.value.response.headers["x-ratelimit-remaining-requests"] == "0"
+
+
+@pytest.mark.parametrize("model", ["mock-echo", "gpt-test", "claude-test"])
+def test_a_streams_slot_is_free_before_its_terminator_reaches_the_client(app, upstream, model):
+    """A client that sends its next request as soon as it has read a stream's end finds the slot
+    released: the request is settled before the terminator leaves, not after."""
+    from tests.mock_upstream import Stream, anthropic_events, openai_chunks
+
+    if model == "gpt-test":
+        upstream.script(Stream(openai_chunks("one two", "gpt-upstream")))
+    elif model == "claude-test":
+        upstream.script(Stream(anthropic_events("one two", "claude-upstream")))
+    key = create_key(app, max_parallel=1)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {"model": model, "stream": True, "messages": [{"role": "user", "content": "one two"}]}
+    streamed = client.post("/v1/chat/completions", json=body, headers=headers, buffered=False)
+    try:
+        frames = iter(streamed.response)
+        seen = b""
+        while b"[DONE]" not in seen:
+            seen += next(frames)  # the server has not run past the terminator's yield
+        nxt = client.post("/v1/chat/completions", headers=headers,
+                          json={"model": "mock-echo", "messages": body["messages"]})
+        assert nxt.status_code == 200
+    finally:
+        streamed.close()

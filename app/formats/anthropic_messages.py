@@ -134,6 +134,12 @@ def frame(name, data):
 PING = frame("ping", {"type": "ping"})
 
 
+def ends_stream(frames):
+    """Do these frames (one, or several joined) end the stream? message_stop is the last event
+    (its data is a few dozen bytes)."""
+    return b"event: message_stop\n" in frames[-256:]
+
+
 def error_frame(error):
     """An error after the stream began, as Anthropic streams carry it."""
     return frame("error", error.anthropic_body())

@@ -121,6 +121,11 @@ def output_chars(delta):
 KEEPALIVE = KEEPALIVE_COMMENT
 
 
+def ends_stream(frames):
+    """Do these frames (one, or several joined) end the stream?"""
+    return frames.endswith(DONE)
+
+
 def error_frame(error):
     """An error after the stream began, as OpenAI streams carry it (the SDK raises APIError)."""
     return b"data: " + orjson.dumps(error.openai_body()) + b"\n\ndata: [DONE]\n\n"

@@ -31,6 +31,7 @@ class StreamPlan:
     meter: object  # first-output time and usage, read when the stream ends
     error_frame: Callable  # GatewayError -> bytes in the client's format
     ping: bytes  # keep-alive frame in the client's format
+    ends: Callable = None  # bytes -> True when they carry the stream's terminator
     first: bytes = b""  # the first frame, read by the pipeline before it answers
 
 
@@ -61,7 +62,7 @@ def openai_chat_exchange(handler, route, body, record):
         frames = stream_frames.openai_from_anthropic(upstream, meter, model,
                                                      openai_chat.wants_usage(body))
     return StreamPlan(upstream, frames, meter, openai_chat.error_frame,
-                      openai_chat.KEEPALIVE)
+                      openai_chat.KEEPALIVE, openai_chat.ends_stream)
 
 
 def anthropic_messages_exchange(handler, route, body, record, headers):
@@ -90,7 +91,7 @@ def anthropic_messages_exchange(handler, route, body, record, headers):
         frames = stream_frames.anthropic_from_openai(
             upstream, meter, model, tokens.count_chat_tokens(upstream_body, model))
     return StreamPlan(upstream, frames, meter, anthropic_messages.error_frame,
-                      anthropic_messages.PING)
+                      anthropic_messages.PING, anthropic_messages.ends_stream)
 
 
 def count_tokens_exchange(handler, route, body, headers):

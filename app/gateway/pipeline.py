@@ -3,6 +3,7 @@
 Plain Python: routes hand in an Inbound (bytes and headers, no Flask objects) and get a Reply.
 Every inference request, failed or not, streamed or not, leaves one request-log row.
 """
+import itertools
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -175,31 +176,50 @@ class Gateway:
     def _stream_body(self, record, plan, first, frames, body):
         """The client's frames; when they end (done, failed, cut, or the client gone), the
         request is accounted — with what was sent and received when the upstream never said
-        its usage — and logged."""
+        its usage — and logged. The frame that ends the stream leaves only once the request is
+        settled: a client that sends its next request as soon as it has read this answer finds
+        its slot and reservation already released."""
+        ended = False
+
+        def end():
+            nonlocal ended
+            if not ended:
+                ended = True
+                self._end_stream(record, plan, frames, body)
+
         try:
-            yield first
-            yield from frames
+            for frame in itertools.chain((first,), frames):
+                if plan.ends(frame):
+                    end()  # settled and logged before the terminator leaves
+                yield frame
+            end()
         except GatewayError as error:
             record.fail(error)
             record.attempt_failed(error)
+            end()
             yield plan.error_frame(error)
         except GeneratorExit:
-            record.fail(InvalidRequest("client disconnected", status=CLIENT_CLOSED),
-                        "client_disconnected")
+            if not ended:
+                record.fail(InvalidRequest("client disconnected", status=CLIENT_CLOSED),
+                            "client_disconnected")
             raise
         except Exception:
             log.exception("stream of request %s failed", record.row["request_id"])
             error = InternalError("The gateway hit an internal error mid-stream.")
             record.fail(error)
+            end()
             yield plan.error_frame(error)
         finally:
-            frames.close()
-            plan.upstream.close()
-            record.first_output(plan.meter.first_output_at)
-            usage = plan.meter.usage
-            record.account(usage if usage is not None
-                           else plan.meter.partial_usage(estimate_input(body)))
-            self._finish(record)
+            end()
+
+    def _end_stream(self, record, plan, frames, body):
+        frames.close()
+        plan.upstream.close()
+        record.first_output(plan.meter.first_output_at)
+        usage = plan.meter.usage
+        record.account(usage if usage is not None
+                       else plan.meter.partial_usage(estimate_input(body)))
+        self._finish(record)
 
 
 def _prime(plan):
