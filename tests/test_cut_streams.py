@@ -71,3 +71,23 @@ def test_an_openai_stream_with_a_finish_reason_but_no_done_is_complete(openai_cl
     assert text == TEXT
     [row] = logged(app, count=1)
     assert row.status_code == 200 and row.output_tokens == 5  # the upstream's usage chunk
+
+
+def test_an_overload_mid_stream_stays_an_overload_for_anthropic_clients(live_server, api_key,
+                                                                         upstream, app):
+    """An OpenAI-format upstream's error event of type overloaded reaches an Anthropic client as
+    its overloaded_error event, and the row says 529."""
+    import requests
+
+    events = [e for e in openai_chunks(TEXT, "gpt-upstream") if e[1] != "[DONE]"][:3]
+    events.append((None, {"error": {"message": "busy", "type": "overloaded_error",
+                                    "code": "server_overloaded"}}))
+    upstream.script(Stream(events))
+    response = requests.post(f"{live_server}/v1/messages", stream=True, timeout=10,
+                             headers={"x-api-key": api_key},
+                             json={"model": "gpt-test", "max_tokens": 20, "stream": True,
+                                   "messages": HI})
+    text = response.text
+    assert "event: error" in text and '"type":"overloaded_error"' in text.replace(" ", "")
+    [row] = logged(app, count=1)
+    assert row.status_code == 529

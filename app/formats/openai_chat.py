@@ -3,7 +3,7 @@ import time
 
 import orjson
 
-from ..errors import UpstreamError
+from ..errors import UpstreamError, UpstreamOverloaded
 from ..gateway.pricing import Usage
 from .checks import MAX_INTEGER, field, require_int, require_positive_int, require_type
 from .checks_openai import (
@@ -148,7 +148,9 @@ def chunks(events):
                                 code="upstream_bad_response")
         if "error" in chunk:
             error = chunk["error"] if isinstance(chunk["error"], dict) else {}
-            raise UpstreamError(f"Upstream error mid-stream: {error.get('message')}")
+            overloaded = any("overloaded" in str(error.get(k) or "") for k in ("type", "code"))
+            cls = UpstreamOverloaded if overloaded else UpstreamError
+            raise cls(f"Upstream error mid-stream: {error.get('message')}")
         finished = finished or any(isinstance(c, dict) and c.get("finish_reason")
                                    for c in chunk.get("choices") or ())
         yield event, chunk
