@@ -4,7 +4,7 @@ Timestamps are naive UTC (`utcnow()`), the same on SQLite and PostgreSQL.
 """
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Index, Integer, Numeric
+from sqlalchemy import BigInteger, Index, Integer, Numeric, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -97,6 +97,14 @@ class RequestLog(db.Model):
         Index("ix_request_logs_project_id_created_at", "project_id", "created_at"),
         Index("ix_request_logs_created_at", "created_at"),
         Index("ix_request_logs_client_request_id", "client_request_id"),
+        # The log explorer (/admin/logs): each filter walks its own index newest first.
+        Index("ix_request_logs_status_code_created_at", "status_code", "created_at"),
+        Index("ix_request_logs_status_class_created_at", text("(status_code / 100)"),
+              "created_at"),
+        Index("ix_request_logs_provider_created_at", "provider", "created_at"),
+        Index("ix_request_logs_error_type_created_at", "error_type", "created_at",
+              postgresql_where=text("error_type IS NOT NULL"),
+              sqlite_where=text("error_type IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -104,6 +112,9 @@ class RequestLog(db.Model):
     # by the client. The client's id, when it sent one, is kept beside it.
     request_id: Mapped[str] = mapped_column(db.String(64), unique=True)
     client_request_id: Mapped[str | None] = mapped_column(db.String(128))
+    # The client's address: the socket's peer, or behind TRUSTED_PROXY_COUNT proxies the one they
+    # forwarded (app/proxies.py).
+    client_address: Mapped[str | None] = mapped_column(db.String(64))
     api_key_id: Mapped[int | None] = mapped_column(db.ForeignKey("api_keys.id"))
     user_id: Mapped[int | None] = mapped_column(db.ForeignKey("users.id"))
     project_id: Mapped[int | None] = mapped_column(db.ForeignKey("projects.id"))
@@ -137,3 +148,22 @@ class Setting(db.Model):
 
     name: Mapped[str] = mapped_column(db.String(64), primary_key=True)
     value: Mapped[str] = mapped_column(db.String(200))
+
+
+class StoredResponse(db.Model):
+    """A Responses API answer kept for previous_response_id, GET/DELETE /v1/responses/{id} and
+    its input_items (RESPONSES_STORE). The id is the gateway's own (resp_…); `owner` is who may
+    read it ("user:5", "key:7" or "master"), never the client's choice."""
+
+    __tablename__ = "stored_responses"
+
+    id: Mapped[str] = mapped_column(db.String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(db.String(64))
+    api_key_id: Mapped[int | None]
+    model: Mapped[str | None] = mapped_column(db.String(200))
+    previous_response_id: Mapped[str | None] = mapped_column(db.String(64), index=True)
+    input_items: Mapped[list] = mapped_column(db.JSON)  # as the client sent `input`, as a list
+    instructions: Mapped[str | None] = mapped_column(db.Text)
+    response: Mapped[dict] = mapped_column(db.JSON)  # the Responses object the client got
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -11,7 +11,8 @@ The official ``openai`` and ``anthropic`` SDKs talk to it over real sockets::
 
 Every request is recorded in ``requests``.  Each POST consumes one scripted answer from a FIFO
 (``script``); with the FIFO empty the default behaviour answers (an echo of the last user message
-in the right vendor format, token counts, embeddings, a model list, 404 otherwise).
+in the right vendor format — Chat Completions, Responses (``tests/mock_responses.py``) or
+Messages — token counts, embeddings, a model list, 404 otherwise).
 
 Scripted answers: ``Reply`` (a whole answer), ``Stream`` (server-sent events, optionally cut
 mid-way), ``Hang`` (never answers), or a callable taking the ``Received`` request and returning
@@ -514,6 +515,10 @@ def _default_answer(received: Received):
         if body.get("stream"):
             return Stream(anthropic_events(text, model=model, usage=usage))
         return Reply(json=anthropic_message(text, model=model, usage=usage))
+    if method == "POST" and path == "/v1/responses":
+        from tests.mock_responses import default_responses_answer
+
+        return default_responses_answer(body)
     if method == "POST" and path == "/v1/messages/count_tokens":
         return Reply(json={"input_tokens": _prompt_words(body)})
     if method == "POST" and path == "/v1/embeddings":

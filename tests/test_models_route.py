@@ -9,7 +9,7 @@ from tests.conftest import create_key
 
 def test_the_anthropic_sdk_lists_and_retrieves_models_in_its_own_shape(anthropic_client):
     models = list(anthropic_client.models.list())
-    assert {m.id for m in models} == {"mock-echo", "gpt-test", "claude-test"}
+    assert {m.id for m in models} == {"mock-echo", "gpt-test", "claude-test", "resp-test"}
     for model in models:
         assert model.type == "model" and model.display_name == model.id
         assert model.created_at.year == 1970
@@ -23,7 +23,7 @@ def test_anthropic_paging_walks_every_model_once(live_server, app):
     first = client.models.list(limit=2)
     assert len(first.data) == 2 and first.has_more and first.last_id == first.data[-1].id
     walked = [m.id for m in client.models.list(limit=1)]  # the SDK follows after_id by itself
-    assert sorted(walked) == ["claude-test", "gpt-test", "mock-echo"]
+    assert sorted(walked) == ["claude-test", "gpt-test", "mock-echo", "resp-test"]
     back = client.models.list(before_id=first.data[-1].id, limit=5)
     assert [m.id for m in back.data] == [first.data[0].id] and not back.has_more
 

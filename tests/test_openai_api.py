@@ -125,7 +125,8 @@ def test_models_lists_what_the_key_may_use(live_server, app):
 
 
 def test_all_models_for_an_unrestricted_key(openai_client):
-    assert {m.id for m in openai_client.models.list()} == {"mock-echo", "gpt-test", "claude-test"}
+    assert {m.id for m in openai_client.models.list()} == {"mock-echo", "gpt-test", "claude-test",
+                                                          "resp-test"}
 
 
 def test_key_in_x_api_key_header_works(live_server, api_key):

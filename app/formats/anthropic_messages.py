@@ -14,7 +14,7 @@ from .checks_anthropic import (
     check_tool_choice,
     check_tools,
 )
-from .sse import encode
+from .sse import encode, json_object
 
 OUTPUT_EVENTS = ("content_block_start", "content_block_delta")
 
@@ -92,14 +92,7 @@ class StreamMeter:
 
 
 def parse_event(event):
-    try:
-        data = orjson.loads(event.data)
-    except orjson.JSONDecodeError:
-        raise UpstreamError("Upstream sent a malformed stream event.",
-                            code="upstream_bad_response") from None
-    if not isinstance(data, dict):
-        raise UpstreamError("Upstream sent a malformed stream event.",
-                            code="upstream_bad_response")
+    data = json_object(event)
     if data.get("type", event.event) == "error":
         error = data.get("error") or {}
         cls = UpstreamOverloaded if error.get("type") == "overloaded_error" else UpstreamError

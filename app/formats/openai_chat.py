@@ -159,6 +159,17 @@ def chunks(events):
                             "finish_reason, no [DONE]).", code="upstream_stream_cut")
 
 
+def translated(events, meter, translator):
+    """The events `translator` makes of a vendor's chunks (metered): start(chunk) before each
+    chunk's feed (it acts on the first, which names the model), and start() at the end for a
+    stream without chunks."""
+    for _, chunk in chunks(events):
+        yield from translator.start(chunk)
+        meter.observe(chunk)
+        yield from translator.feed(chunk)
+    yield from translator.start()
+
+
 def passthrough_stream(events, meter, client_wants_usage):
     """Native OpenAI chunks out as they came in; the usage-only chunk only when the client asked
     for it (the gateway always asks the upstream). Ends with [DONE]."""

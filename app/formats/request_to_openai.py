@@ -2,6 +2,7 @@
 decisions and what is knowingly dropped)."""
 import hashlib
 
+from .reasoning_carry import reasoning_from_signature
 from .structured_output import output_config_to_openai
 from .translate_blocks import (
     anthropic_block_to_openai_part,
@@ -22,13 +23,17 @@ def is_reasoning_model(model: str) -> bool:
 
 
 def anthropic_to_openai_request(body: dict, upstream_model: str, *, allow_top_k: bool = False,
-                                max_output_tokens: int | None = None) -> dict:
+                                max_output_tokens: int | None = None,
+                                keep_reasoning_items: bool = False) -> dict:
     """Anthropic Messages request → OpenAI Chat Completions request for upstream_model.
     When body["stream"] is true: "stream": True and "stream_options": {"include_usage": True}.
-    max_tokens is clamped to max_output_tokens (the model's limit) when given."""
+    max_tokens is clamped to max_output_tokens (the model's limit) when given.
+    keep_reasoning_items: keep, in `thinking_blocks`, the thinking blocks that carry a Responses
+    reasoning item (reasoning_carry.py), for the pivot on to a Responses-format vendor."""
     reasoning = is_reasoning_model(upstream_model)
     out = {"model": upstream_model,
-           "messages": _system_to_openai(body.get("system")) + _messages_to_openai(body)}
+           "messages": _system_to_openai(body.get("system"))
+           + _messages_to_openai(body, keep_reasoning_items)}
     if body.get("max_tokens") is not None:
         limit = body["max_tokens"]
         if max_output_tokens:
@@ -83,7 +88,7 @@ def _system_text(content) -> str:
                        and block["text"])
 
 
-def _messages_to_openai(body) -> list:
+def _messages_to_openai(body, keep_reasoning_items=False) -> list:
     out = []
     for message in dicts(body.get("messages")):
         content = message.get("content")
@@ -93,7 +98,11 @@ def _messages_to_openai(body) -> list:
             # Anthropic thinking signatures mean nothing to an OpenAI-format model, and some of
             # them (DeepSeek, Cerebras) reject reasoning_content in input messages.
             converted.pop("reasoning_content", None)
-            converted.pop("thinking_blocks", None)
+            blocks = converted.pop("thinking_blocks", None)
+            carried = [block for block in blocks or () if keep_reasoning_items
+                       and reasoning_from_signature(block.get("signature")) is not None]
+            if carried:
+                converted["thinking_blocks"] = carried
             if converted["content"] is None and "tool_calls" not in converted:
                 converted["content"] = ""
             out.append(converted)

@@ -1,6 +1,10 @@
 """Reading and writing server-sent events, on bytes."""
 from dataclasses import dataclass
 
+import orjson
+
+from ..errors import UpstreamError
+
 
 @dataclass(frozen=True)
 class SSEEvent:
@@ -29,6 +33,18 @@ def iter_events(chunks):
             # comments (":") and other fields (id, retry) carry nothing a proxy needs
     if data:
         yield SSEEvent(event, b"\n".join(data))
+
+
+def json_object(event):
+    """The JSON object an upstream's event carries; anything else is the upstream's fault."""
+    try:
+        data = orjson.loads(event.data)
+    except orjson.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
+        raise UpstreamError("Upstream sent a malformed stream event.",
+                            code="upstream_bad_response")
+    return data
 
 
 def encode(data, event=None):

@@ -36,6 +36,10 @@ class OpenAIToAnthropicStream:
 
     model is the upstream model the gateway sent; message_start carries the model the first
     chunk names, that one only when the chunk has none.
+
+    sign_thinking(signature) ends the thinking block with its signature (Anthropic's
+    signature_delta), for a stream whose reasoning has one (a Responses-format vendor's reasoning
+    item, carried: reasoning_carry.py).
     """
 
     def __init__(self, model, input_tokens, message_id=None):
@@ -104,6 +108,18 @@ class OpenAIToAnthropicStream:
                           usage=usage))
         out.append(_event("message_stop"))
         return out
+
+    def sign_thinking(self, signature):
+        """The open thinking block gets its signature and closes; with none open (a reasoning
+        item without summary text), a thinking block with empty text carries it."""
+        out = self.start()
+        if self._open is None or self._open[0] != "thinking":
+            if self._must_hold():
+                return out  # cannot interleave with a live tool call: left out
+            out += self._open_block("thinking", dict(_EMPTY_BLOCKS["thinking"]))
+        out.append(_event("content_block_delta", index=self._open[1],
+                          delta={"type": "signature_delta", "signature": signature}))
+        return out + self._close()
 
     # -- blocks ------------------------------------------------------------------------------
 

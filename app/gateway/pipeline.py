@@ -8,9 +8,12 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import orjson
+
 from ..errors import GatewayError, InternalError, InvalidRequest
-from ..formats import anthropic_messages, openai_chat
+from ..formats import anthropic_messages, openai_chat, openai_responses
 from ..formats.checks import parse_json_object
+from ..observability import RequestObservers
 from . import exchanges
 from .keepalive import with_keepalive
 from .pricing import Usage
@@ -18,23 +21,26 @@ from .record import RequestRecord
 from .routing.attempts import DEPLOYMENT_HEADER, Attempts
 from .routing.health import Health
 from .routing.health_stores import MemoryHealthStore
+from .stored_responses import input_list
 from .tokens import estimate, estimate_input
 
 log = logging.getLogger(__name__)
 
 CLIENT_CLOSED = 499  # nginx's "client closed request"
+DROPPED_TOOLS_HEADER = "x-gateway-dropped-tools"
 
 
 @dataclass
 class Inbound:
-    surface: str  # "openai" | "anthropic"
-    endpoint: str  # "chat" | "embeddings" | "messages"
+    surface: str  # "openai" | "anthropic" | "responses"
+    endpoint: str  # "chat" | "embeddings" | "messages" | "count_tokens" | "responses"
     request_id: str
     api_key: str | None
     read_body: Callable[[], bytes]
     headers: dict = field(default_factory=dict)
     client_request_id: str | None = None  # the client's own id, kept beside request_id
     client_address: str | None = None
+    traceparent: str | None = None  # the client's W3C traceparent header (observability/tracing)
 
 
 @dataclass
@@ -56,8 +62,11 @@ class Gateway:
         self.keepalive_seconds = keepalive_seconds
         self.health = health or Health(MemoryHealthStore(), router.catalog.resilience)
         self.attempts = Attempts(router, vendors, self.health)
+        self.responses_store = None  # stored_responses.ResponseStore; None keeps nothing
+        self.observers = RequestObservers()  # metrics, access log, traces (app/observability)
         self._endpoints = {"chat": self._chat, "embeddings": self._embeddings,
-                           "messages": self._messages, "count_tokens": self._count_tokens}
+                           "messages": self._messages, "count_tokens": self._count_tokens,
+                           "responses": self._responses, "responses_compact": self._compact}
 
     def authenticate(self, api_key, address=None):
         return self.authenticator.authenticate(api_key, address)
@@ -67,7 +76,9 @@ class Gateway:
 
     def handle(self, inbound):
         record = RequestRecord(inbound.request_id, inbound.surface, inbound.endpoint,
-                               inbound.client_request_id)
+                               inbound.client_request_id, inbound.traceparent,
+                               inbound.client_address)
+        self.observers.notify("request_started", record)
         try:
             principal = self.authenticate(inbound.api_key, inbound.client_address)
             record.caller(principal)
@@ -98,7 +109,9 @@ class Gateway:
         """The request is over: free its deployment slot, settle its limits, queue its log."""
         record.release()
         self._settle(record)
-        self.log_writer.submit(record.finish())
+        row = record.finish()
+        self.log_writer.submit(row)
+        self.observers.notify("request_finished", row, record)
 
     def _admit(self, record, principal, route, endpoint, body):
         """Rate limits and budget reservation of every scope, once per request, before any
@@ -110,8 +123,9 @@ class Gateway:
         if any(s.tpm is not None or s.max_budget_usd is not None for s in scopes):
             tokens, output = estimate(endpoint, body, route)
         reserve = route.entry.price.cost(Usage(input_tokens=tokens, output_tokens=output))
-        record.ticket = record.limits = self.limiter.admit(record.row["request_id"], scopes,
-                                                           tokens, reserve)
+        record.ticket = record.limits = self.limiter.admit(
+            record.row["request_id"], scopes, tokens, reserve, output_param=_output_param(
+                endpoint, body))
 
     def _settle(self, record):
         ticket, record.ticket = record.ticket, None
@@ -158,6 +172,47 @@ class Gateway:
                            exchanges.count_tokens_exchange(handler, route, body, inbound.headers),
                            limited=False)
 
+    def _responses(self, record, principal, body, inbound):
+        """POST /v1/responses. With the store on, previous_response_id is read from it (404
+        when it is not the caller's) and the finished response is kept unless store is false;
+        with it off, only a Responses-format vendor can take previous_response_id."""
+        openai_responses.check_responses_request(body)
+        store = self.responses_store
+        history, instructions, keep = None, None, _keep_nothing
+        if store is not None and store.enabled:
+            previous = body.get("previous_response_id")
+            history = []
+            if previous is not None:
+                instructions, history = store.history(principal, previous)
+            if body.get("store") is not False:
+                def keep(response):
+                    store.save(principal, response, input_list(body.get("input")),
+                               body.get("instructions") or instructions, previous)
+        context = exchanges.ResponsesContext(history, instructions, keep,
+                                             stored=keep is not _keep_nothing)
+        reply = self._serve(record, principal, body, "responses", lambda route, handler:
+                            exchanges.openai_responses_exchange(handler, route, body, record,
+                                                                context))
+        if context.dropped_tools:
+            reply.headers[DROPPED_TOOLS_HEADER] = ", ".join(context.dropped_tools)
+        return reply
+
+    def _compact(self, record, principal, body, inbound):
+        """POST /v1/responses/compact, the remote compaction of Codex before its compaction
+        trigger (formats/compaction.py): {model, input, instructions} answered with
+        {"output": [items]} replacing the input — a request whose input ends in the trigger, not
+        streamed, nothing stored."""
+        openai_responses.check_compact_request(body)
+        request = {**body, "input": [*input_list(body.get("input")),
+                                     {"type": "compaction_trigger"}],
+                   "stream": False, "store": False}
+        reply = self._responses(record, principal, request, inbound)
+        answer = orjson.loads(reply.body)
+        reply.body = orjson.dumps({key: answer.get(key) for key in ("id", "created_at", "output",
+                                                                   "usage")}
+                                  | {"object": "response.compaction"})
+        return reply
+
     def _embeddings(self, record, principal, body, inbound):
         openai_chat.check_embeddings_request(body)
         return self._serve(record, principal, body, "embeddings", lambda route, handler:
@@ -170,6 +225,7 @@ class Gateway:
         retried); log when done."""
         frames = with_keepalive(plan.frames, self.keepalive_seconds, plan.ping,
                                 plan.upstream.close)
+        self.observers.notify("stream_started", record)
         return Reply(stream=self._stream_body(record, plan, plan.first, frames, body),
                      headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
 
@@ -222,6 +278,10 @@ class Gateway:
         self._finish(record)
 
 
+def _keep_nothing(response):
+    pass
+
+
 def _prime(plan):
     """Read a stream's first frame before answering, so a failure before any output still gets
     its real HTTP status — and can still be retried on another deployment."""
@@ -230,3 +290,11 @@ def _prime(plan):
     except BaseException:
         plan.upstream.close()
         raise
+
+
+def _output_param(endpoint, body):
+    """The request field that bounds its output, named when it is too costly for a budget."""
+    fixed = {"messages": "max_tokens", "responses": "max_output_tokens", "embeddings": None}
+    if endpoint in fixed:
+        return fixed[endpoint]
+    return "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"

@@ -8,10 +8,12 @@ from .pricing import Usage
 
 
 class RequestRecord:
-    def __init__(self, request_id, surface, endpoint, client_request_id=None):
+    def __init__(self, request_id, surface, endpoint, client_request_id=None, traceparent=None,
+                 client_address=None):
         self.started = time.perf_counter()
         self.row = {
             "request_id": request_id, "client_request_id": client_request_id,
+            "client_address": client_address,
             "surface": surface, "endpoint": endpoint,
             "created_at": utcnow(), "api_key_id": None, "user_id": None, "project_id": None,
             "model": None, "provider": None, "upstream_model": None, "stream": False,
@@ -24,7 +26,11 @@ class RequestRecord:
         self.ticket = None  # limits.Ticket while the request holds limits and a reservation
         self.limits = None  # the request's limits.Ticket, settled or not: its response headers
         self.attempts = []  # every upstream attempt: {provider, model, key, status, error, …}
+        self.notes = {}  # what the serving attempt changed of the request (dropped_tools, …)
         self._lease = None  # balancer.Lease of the deployment serving the request
+        self.traceparent = traceparent  # the client's W3C traceparent header, if any
+        self.trace = None  # observability/tracing.py's RequestTrace when traces are exported
+        self.key_prefix = None  # the caller's key prefix (for logs; not a column of the row)
 
     @property
     def limit_headers(self):
@@ -34,6 +40,7 @@ class RequestRecord:
     def caller(self, principal):
         self.row.update(api_key_id=principal.key_id, user_id=principal.user_id,
                         project_id=principal.project_id)
+        self.key_prefix = principal.key_prefix
 
     def request(self, model, stream):
         self.row.update(model=model if isinstance(model, str) else None, stream=bool(stream))
@@ -55,12 +62,18 @@ class RequestRecord:
         self.attempts.append({"provider": route.provider.name, "model": route.deployment.model,
                               "key": route.key, "status": status, "error": error,
                               "latency_ms": int(seconds * 1000)})
+        if self.trace is not None:
+            self.trace.attempt_ended()
 
     def attempt_failed(self, error):
         """The serving attempt failed after all (a stream broken after its first frame)."""
         if self.attempts:
             self.attempts[-1].update(status=error.upstream_status or error.status,
                                      error=error.code or error.openai_type)
+
+    def note(self, name, value):
+        """Something the serving attempt changed of the request; logged with that attempt."""
+        self.notes[name] = value
 
     def hold(self, lease):
         self._lease = lease
@@ -87,6 +100,11 @@ class RequestRecord:
                         error_type=error_type or error.code
                         or error.openai_type, error_message=str(error.message)[:1000])
 
+    def _attempts_with_notes(self):
+        if not self.notes or not self.attempts:
+            return self.attempts
+        return [*self.attempts[:-1], {**self.attempts[-1], **self.notes}]
+
     def finish(self):
         """The log row, with usage, cost and latency."""
         return {
@@ -96,5 +114,5 @@ class RequestRecord:
             "cache_write_tokens": self.usage.cache_write_tokens,
             "cost_usd": self.cost,
             "latency_ms": int((time.perf_counter() - self.started) * 1000),
-            "attempts": self.attempts or None,
+            "attempts": self._attempts_with_notes() or None,
         }

@@ -114,10 +114,11 @@ def approximate_tokens(value):
 
 
 def estimate_input(body):
-    """Quick estimate of the input tokens of a Chat Completions or Messages request."""
-    messages = body.get("messages") or []
+    """Quick estimate of the input tokens of a Chat Completions, Messages or Responses request."""
+    messages = body.get("messages") or body.get("input") or []
     framing = PER_MESSAGE * (len(messages) if isinstance(messages, list) else 1) + REPLY_PRIMING
-    return framing + approximate_tokens([messages, body.get("system"), body.get("tools")])
+    return framing + approximate_tokens([messages, body.get("system") or body.get("instructions"),
+                                         body.get("tools")])
 
 
 def embedding_input_tokens(inputs):
@@ -152,6 +153,8 @@ def estimate(endpoint, body, route):
     tokens = estimate_input(body)
     if endpoint == "messages":
         asked = _positive(body.get("max_tokens"))
+    elif endpoint == "responses":
+        asked = _positive(body.get("max_output_tokens"))
     else:
         asked = _positive(body.get("max_completion_tokens")) or _positive(body.get("max_tokens"))
     limit = entry.max_output_tokens

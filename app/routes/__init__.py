@@ -1,6 +1,7 @@
 """Helpers shared by the blueprints: reading the caller's key and body, rendering a Reply."""
 from flask import Response, current_app, g, request
 
+from ..dashboard import session as dashboard_session
 from ..errors import PermissionDenied
 from ..gateway.pipeline import Inbound
 from .body import read_body  # noqa: F401 - the blueprints' (and admin's) body reader
@@ -19,8 +20,15 @@ def api_key():
 
 
 def caller():
-    """The authenticated Principal of this request (401 when the key is missing or bad)."""
-    return gateway().authenticate(api_key(), request.remote_addr)
+    """The authenticated Principal of this request: its API key's, or without one the
+    dashboard session's (app/dashboard/session.py: same Principal, plus the CSRF check on
+    state-changing requests). 401 when the key is missing or bad."""
+    key = api_key()
+    if key is None:
+        principal = dashboard_session.principal()
+        if principal is not None:
+            return principal
+    return gateway().authenticate(key, request.remote_addr)
 
 
 def require_admin(principal):
@@ -33,13 +41,15 @@ def inbound(surface, endpoint):
     return Inbound(surface=surface, endpoint=endpoint, request_id=g.request_id,
                    api_key=api_key(), read_body=read_body, headers=dict(request.headers),
                    client_request_id=g.get("client_request_id"),
-                   client_address=request.remote_addr)
+                   client_address=request.remote_addr,
+                   traceparent=request.headers.get("traceparent"))
 
 
 def respond(reply):
-    if reply.stream is not None:
-        response = Response(reply.stream, status=reply.status, mimetype="text/event-stream")
-    else:
-        response = Response(reply.body, status=reply.status, mimetype="application/json")
-    response.headers.update(reply.headers)
-    return response
+    """The pipeline's headers are added, not set: none of them is one a new Response has, and
+    setting each one searches every header before it (a dozen limit and cost headers per
+    answer)."""
+    streamed = reply.stream is not None
+    return Response(reply.stream if streamed else reply.body, status=reply.status,
+                    headers=list(reply.headers.items()),
+                    mimetype="text/event-stream" if streamed else "application/json")

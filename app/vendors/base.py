@@ -9,6 +9,7 @@ class Call:
     """How one attempt reaches the upstream."""
     key: int | None = None  # index into provider.api_keys; None: the handler takes turns
     deadline: float | None = None  # time.monotonic() by which the answer must have started
+    traceparent: str | None = None  # W3C trace context sent upstream (only when traces are on)
 
 
 DEFAULT_CALL = Call()

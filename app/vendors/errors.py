@@ -29,6 +29,15 @@ def upstream_message(body_bytes, fallback):
     return fallback
 
 
+def upstream_param(body_bytes):
+    """error.param of an OpenAI-shaped error body (the field the upstream names), or None."""
+    try:
+        param = orjson.loads(body_bytes)["error"]["param"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+    return param if isinstance(param, str) and param else None
+
+
 def retryable_status(status):
     """Statuses another attempt may fix: timeout, conflict, rate limit, server errors, 529."""
     return status in (408, 409, 429) or status >= 500
@@ -86,7 +95,8 @@ def _error_for(status, body_bytes, headers, provider):
     if status == 413:
         return RequestTooLarge(message)
     if 400 <= status < 500:
-        return InvalidRequest(message, status=status, code="upstream_invalid_request")
+        return InvalidRequest(message, status=status, code="upstream_invalid_request",
+                              param=upstream_param(body_bytes))
     return UpstreamError(f"Upstream error ({provider}, HTTP {status}): {message}")
 
 

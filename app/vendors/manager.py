@@ -4,10 +4,12 @@ import threading
 from .anthropic import AnthropicHandler
 from .mock import MockHandler
 from .openai import OpenAIHandler
+from .openai_responses import OpenAIResponsesHandler
 
 
 class VendorManager:
-    registry = {"openai": OpenAIHandler, "anthropic": AnthropicHandler, "mock": MockHandler}
+    registry = {"openai": OpenAIHandler, "openai_responses": OpenAIResponsesHandler,
+                "anthropic": AnthropicHandler, "mock": MockHandler}
 
     def __init__(self):
         self._handlers = {}

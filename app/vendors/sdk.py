@@ -149,6 +149,8 @@ class SDKHandler(VendorHandler):
         timeout = self._timeout(call.deadline, stream)
         content = orjson.dumps(body)
         headers = {**self._request_headers, **headers} if headers else self._request_headers
+        if call.traceparent is not None:
+            headers = {**headers, "traceparent": call.traceparent}
         if len(content) >= ONE_SHOT_BYTES:
             headers = {**headers, "Content-Length": str(len(content))}
             content = iter((content,))

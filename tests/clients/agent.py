@@ -1,4 +1,5 @@
-"""A scripted "agent" for the mock upstream (``MockUpstream(agent=True)``), in both wire formats.
+"""A scripted "agent" for the mock upstream (``MockUpstream(agent=True)``), in its three wire
+formats: Chat Completions, Anthropic Messages and the Responses API.
 
 It answers what no test scripted, from the request alone, the way a capable model would for the
 few prompts the client tests send:
@@ -12,9 +13,25 @@ few prompts the client tests send:
   Claude Code's ``Write(file_path, content)``) -> a call of that tool; the path is absolute,
   under the client's working directory, when the tool's path property says "absolute" (the
   directory is read from the prompt's "Primary working directory: ..." or ``cwd``);
-- a structured-output request (OpenAI ``response_format`` json_schema, Anthropic
-  ``output_config.format`` / ``output_format`` json_schema) -> JSON satisfying the schema
-  (``sample``);
+- the same, with no such tool but a shell tool (a command-like string or array property, such as
+  Codex's ``exec_command(cmd)`` or ``shell(command)``) -> a call of it with a ``printf`` command
+  that writes the file in the working directory (only the command argument: the other properties
+  of such tools are knobs better left to their defaults);
+- the same, with only Codex's "code mode" tool (what Codex offers the models it knows: a free-form
+  ``exec`` tool running JavaScript that reaches the other tools as ``tools.exec_command(...)``;
+  a ``custom`` tool, inside a ``namespace`` and an ``additional_tools`` input item, on the
+  Responses API; a function taking ``{"input": string}`` once translated) -> a call of it with a
+  script running that ``printf`` command;
+- Codex's context compaction: its summarization prompt ("CONTEXT CHECKPOINT COMPACTION", an
+  ordinary turn: local compaction), or any prompt asking to write a summary (the gateway's, when
+  it serves a remote compaction itself) -> a summary; the Responses API's ``compaction_trigger``
+  input item (remote compaction, which Codex asks of a provider named "OpenAI") -> one
+  ``compaction`` item, as OpenAI answers; a conversation carried on past either (the summary
+  handed over, a message saying the conversation was compacted, or a ``compaction`` item last)
+  -> "Done: <summary>";
+- a structured-output request (OpenAI ``response_format`` json_schema, Responses ``text.format``
+  json_schema, Anthropic ``output_config.format`` / ``output_format`` json_schema) -> JSON
+  satisfying the schema (``sample``);
 - anything else -> None: the mock's default answer (an echo of the last user message).
 
 Answers are JSON or SSE as the request asks (``stream``). Standard library only.
@@ -22,9 +39,12 @@ Answers are JSON or SSE as the request asks (``stream``). Standard library only.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
+import shlex
+import time
 import uuid
 from typing import Any
 
@@ -38,7 +58,8 @@ from tests.mock_upstream import (
     openai_completion,
 )
 
-__all__ = ["answer", "sample", "tool_results", "file_request", "write_tool"]
+__all__ = ["answer", "sample", "tool_results", "file_request", "write_tool", "shell_tool",
+           "code_mode_tool", "responses_object", "responses_events"]
 
 _CREATE = re.compile(
     r"\bcreate\s+(?:a\s+file\s+(?:named\s+|called\s+)?|the\s+file\s+|file\s+)?"
@@ -49,6 +70,8 @@ _CREATE = re.compile(
 _CWD = re.compile(r"(?:Primary working directory|[Ww]orking directory|cwd)\s*:\s*(/[^\s`'\"]*)")
 _PATH_NAMES = ("file_path", "filepath", "path", "filename", "file_name", "file")
 _CONTENT_NAMES = ("content", "contents", "text", "data", "body")
+_COMMAND_NAMES = ("cmd", "command")
+_TEXT_PARTS = ("text", "input_text", "output_text")
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,7 +156,7 @@ def _texts(content: Any) -> list[str]:
         return [content]
     if isinstance(content, list):
         return [part["text"] for part in content
-                if isinstance(part, dict) and part.get("type") in ("text", "input_text")
+                if isinstance(part, dict) and part.get("type") in _TEXT_PARTS
                 and isinstance(part.get("text"), str)]
     return []
 
@@ -153,10 +176,32 @@ def _is_openai(received: Received) -> bool:
     return received.path.endswith("/chat/completions")
 
 
+def _is_anthropic(received: Received) -> bool:
+    return received.path.rstrip("/").endswith("/v1/messages")
+
+
+def _is_responses(received: Received) -> bool:
+    return received.path.rstrip("/").endswith("/responses")
+
+
+def _items(body: dict) -> list:
+    """A Responses request's input as items (a string input is one user message)."""
+    value = body.get("input")
+    if isinstance(value, str):
+        return [{"type": "message", "role": "user", "content": value}]
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _is_message(item: dict) -> bool:
+    return item.get("type", "message") == "message" and "role" in item
+
+
 def _turn(body: dict) -> tuple[str, list]:
     """The latest conversational message (system/developer ones skipped): (role, message)."""
     messages = body.get("messages")
-    for message in reversed(messages if isinstance(messages, list) else []):
+    if not isinstance(messages, list):
+        messages = [item for item in _items(body) if _is_message(item)]
+    for message in reversed(messages):
         if isinstance(message, dict) and message.get("role") not in ("system", "developer"):
             return message.get("role", ""), message
     return "", {}
@@ -165,6 +210,18 @@ def _turn(body: dict) -> tuple[str, list]:
 def tool_results(received: Received) -> list[str]:
     """The texts of the tool results the latest turn of ``received`` carries (both formats)."""
     body = received.json if isinstance(received.json, dict) else {}
+    if _is_responses(received):
+        out = []
+        for item in reversed(_items(body)):
+            kind = item.get("type", "message")
+            if kind in ("function_call_output", "custom_tool_call_output"):
+                output = item.get("output")
+                out.insert(0, output if isinstance(output, str) else "".join(_texts(output)))
+            elif kind == "message" and item.get("role") in ("system", "developer"):
+                continue
+            elif kind not in ("function_call", "custom_tool_call", "reasoning"):
+                break
+        return out
     if _is_openai(received):
         out = []
         for message in reversed(body.get("messages") or []):
@@ -199,7 +256,10 @@ def _tools(received: Received) -> list[tuple[str, dict]]:
     for tool in tools:
         if not isinstance(tool, dict):
             continue
-        if _is_openai(received):
+        if _is_responses(received):
+            if tool.get("type") == "function" and isinstance(tool.get("name"), str):
+                out.append((tool["name"], tool.get("parameters") or {}))
+        elif _is_openai(received):
             function = tool.get("function") if tool.get("type") == "function" else None
             if isinstance(function, dict) and isinstance(function.get("name"), str):
                 out.append((function["name"], function.get("parameters") or {}))
@@ -214,7 +274,12 @@ def _forced_tool(received: Received, tools: list[tuple[str, dict]]) -> tuple[str
     if not tools or choice is None:
         return None
     name = None
-    if _is_openai(received):
+    if _is_responses(received):
+        if choice == "required":
+            return write_tool(tools) or tools[0]
+        if isinstance(choice, dict) and choice.get("type") == "function":
+            name = choice.get("name")
+    elif _is_openai(received):
         if choice == "required":
             return write_tool(tools) or tools[0]
         if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
@@ -238,6 +303,96 @@ def write_tool(tools: list[tuple[str, dict]]) -> tuple[str, dict] | None:
     return None
 
 
+def shell_tool(tools: list[tuple[str, dict]]) -> tuple[str, dict] | None:
+    """The offered tool that runs a shell command: a ``cmd``/``command`` property, a string or
+    an array of strings (Codex's ``exec_command(cmd)``, the older ``shell(command)``)."""
+    for name, schema in tools:
+        properties = schema.get("properties") if isinstance(schema, dict) else None
+        key = _prop(properties, _COMMAND_NAMES) if isinstance(properties, dict) else None
+        if key and (properties[key] or {}).get("type") in ("string", "array"):
+            return name, schema
+    return None
+
+
+COMPACTION_PROMPT = "CONTEXT CHECKPOINT COMPACTION"
+HANDOFF = "Here is the summary produced by the other language model"
+SUMMARY = "Summary: hello.txt was created containing hi; nothing is left to do."
+# A request to summarize the conversation: Codex's local compaction prompt, or one asking to
+# write a summary (the gateway's own, when it serves Codex's remote compaction on a model that
+# has none); a conversation that goes on from a summary: Codex's hand-over, or a message saying
+# the conversation was compacted (the gateway's reading of its compaction item).
+_SUMMARIZE = re.compile(COMPACTION_PROMPT + r"|\b(?:write|create)\b[^.\n]{0,40}\bsummary\b",
+                        re.IGNORECASE)
+_HANDED_OVER = re.compile(re.escape(HANDOFF) + r"|\bcompacted\b", re.IGNORECASE)
+
+
+def _compaction(received: Received, text: str) -> str | None:
+    """What a compaction-related request asks for: "summarize" (Codex's local compaction
+    prompt), "compact" (a Responses ``compaction_trigger`` item), "done" (the conversation
+    after a compaction), or None."""
+    if _is_responses(received):
+        body = received.json if isinstance(received.json, dict) else {}
+        last = [item for item in _items(body)
+                if not (_is_message(item) and item.get("role") in ("system", "developer"))]
+        if last and last[-1].get("type") == "compaction_trigger":
+            return "compact"
+        if last and last[-1].get("type") == "compaction":
+            return "done"
+    if _HANDED_OVER.search(text):
+        return "done"
+    if _SUMMARIZE.search(text):
+        return "summarize"
+    return None
+
+
+def code_mode_tool(received: Received) -> tuple[str, str | None, str] | None:
+    """Codex's code-mode tool, as (name, namespace, "custom" or "function"): a tool whose
+    description says it runs JavaScript reaching ``tools.exec_command``."""
+    body = received.json if isinstance(received.json, dict) else {}
+    if _is_responses(received):
+        tools = list(body.get("tools") or []) if isinstance(body.get("tools"), list) else []
+        for item in _items(body):
+            if item.get("type") == "additional_tools" and isinstance(item.get("tools"), list):
+                tools += item["tools"]
+        for tool in tools:
+            if not isinstance(tool, dict):
+                continue
+            if tool.get("type") == "namespace" and isinstance(tool.get("tools"), list):
+                for inner in tool["tools"]:
+                    if isinstance(inner, dict) and _runs_code(inner):
+                        return inner["name"], tool.get("name"), inner.get("type", "function")
+            elif _runs_code(tool):
+                return tool["name"], None, tool.get("type", "function")
+        return None
+    for tool in body.get("tools") or []:
+        if not isinstance(tool, dict):
+            continue
+        described = tool.get("function") if _is_openai(received) else tool
+        if isinstance(described, dict) and _runs_code(described):
+            return described["name"], None, "function"
+    return None
+
+
+def _runs_code(tool: dict) -> bool:
+    return (isinstance(tool.get("name"), str)
+            and "tools.exec_command" in str(tool.get("description") or ""))
+
+
+def code_mode_script(path: str, content: str) -> str:
+    command = f"printf '%s' {shlex.quote(content)} > {shlex.quote(path)}"
+    return (f"const result = await tools.exec_command({{cmd: {json.dumps(command)}}});\n"
+            "text(JSON.stringify(result));\n")
+
+
+def _shell_arguments(schema: dict, path: str, content: str) -> dict:
+    properties = schema.get("properties") or {}
+    key = _prop(properties, _COMMAND_NAMES)
+    command = f"printf '%s' {shlex.quote(content)} > {shlex.quote(path)}"
+    if (properties[key] or {}).get("type") == "array":
+        return {key: ["bash", "-lc", command]}
+    return {key: command}
+
+
 def _prop(properties: dict, names: tuple[str, ...]) -> str | None:
     return next((n for n in names if n in properties), None)
 
@@ -250,6 +405,14 @@ def file_request(text: str) -> tuple[str, str] | None:
 
 def _structured_schema(received: Received) -> dict | None:
     body = received.json if isinstance(received.json, dict) else {}
+    if _is_responses(received):
+        text = body.get("text")
+        fmt = text.get("format") if isinstance(text, dict) else None
+        if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+            return fmt.get("schema") if isinstance(fmt.get("schema"), dict) else {}
+        if isinstance(fmt, dict) and fmt.get("type") == "json_object":
+            return {"type": "object", "properties": {}}
+        return None
     if _is_openai(received):
         fmt = body.get("response_format")
         if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
@@ -291,13 +454,107 @@ def _file_arguments(received: Received, schema: dict, path: str, content: str,
 
 
 def _words(body: dict) -> int:
-    return max(1, sum(len(s.split()) for s in _strings(body.get("messages"))))
+    prompt = [body.get("messages"), body.get("system"), body.get("input"), body.get("instructions")]
+    return max(1, sum(len(s.split()) for s in _strings(prompt)))
 
 
-def _reply(received: Received, text: str = "", call: tuple[str, dict] | None = None):
+def responses_object(text: str = "", *, model: str = "gpt-test",
+                     calls: list[tuple[str, str, str]] | None = None,
+                     custom: dict | None = None, items: list[dict] | None = None,
+                     usage: tuple[int, int, int] = (10, 5, 0)) -> dict:
+    """A completed Responses API response: a message with ``text`` (when there is any), then a
+    ``function_call`` item per ``(call_id, name, arguments JSON)``, then ``custom`` (a
+    ``custom_tool_call``'s name, input and optional namespace), then ``items`` as they are;
+    usage (input, output, cached input tokens)."""
+    output: list[dict] = []
+    if text:
+        output.append({"type": "message", "id": f"msg_{uuid.uuid4().hex}", "status": "completed",
+                       "role": "assistant",
+                       "content": [{"type": "output_text", "text": text, "annotations": []}]})
+    for call_id, name, arguments in calls or []:
+        output.append({"type": "function_call", "id": f"fc_{uuid.uuid4().hex}",
+                       "call_id": call_id, "name": name, "arguments": arguments,
+                       "status": "completed"})
+    if custom:
+        output.append({"type": "custom_tool_call", "id": f"ctc_{uuid.uuid4().hex}",
+                       "call_id": f"call_{uuid.uuid4().hex[:24]}", **custom,
+                       "status": "completed"})
+    output += items or []
+    prompt, completion, cached = usage
+    return {
+        "id": f"resp_{uuid.uuid4().hex}", "object": "response", "created_at": int(time.time()),
+        "status": "completed", "error": None, "incomplete_details": None, "model": model,
+        "output": output, "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+        "usage": {"input_tokens": prompt, "input_tokens_details": {"cached_tokens": cached},
+                  "output_tokens": completion,
+                  "output_tokens_details": {"reasoning_tokens": 0},
+                  "total_tokens": prompt + completion},
+    }
+
+
+def responses_events(response: dict) -> list[tuple[str, dict]]:
+    """The documented event sequence of a streamed ``response`` (see ``responses_object``):
+    created, in_progress, each item added/done with its content part and deltas, completed."""
+    shell = {key: value for key, value in response.items() if key not in ("output", "usage")}
+    shell.update(status="in_progress", output=[], usage=None)
+    events: list[tuple[str, dict]] = [("response.created", {"response": shell}),
+                                      ("response.in_progress", {"response": shell})]
+    for index, item in enumerate(response["output"]):
+        at = {"output_index": index, "item_id": item.get("id")}
+        if item["type"] == "message":
+            events.append(("response.output_item.added", {
+                "output_index": index, "item": {**item, "status": "in_progress", "content": []}}))
+            part = item["content"][0]
+            empty = {**part, "text": ""}
+            events.append(("response.content_part.added", {**at, "content_index": 0,
+                                                           "part": empty}))
+            words = re.findall(r"\S+\s*", part["text"]) or [part["text"]]
+            for word in words:
+                events.append(("response.output_text.delta", {**at, "content_index": 0,
+                                                              "delta": word, "logprobs": []}))
+            events.append(("response.output_text.done", {**at, "content_index": 0,
+                                                         "text": part["text"], "logprobs": []}))
+            events.append(("response.content_part.done", {**at, "content_index": 0,
+                                                          "part": part}))
+        elif item["type"] not in ("custom_tool_call", "function_call"):
+            events.append(("response.output_item.added", {"output_index": index,
+                                                          "item": item}))
+        elif item["type"] == "custom_tool_call":
+            events.append(("response.output_item.added", {
+                "output_index": index, "item": {**item, "status": "in_progress", "input": ""}}))
+            events.append(("response.custom_tool_call_input.delta", {
+                **at, "delta": item["input"]}))
+            events.append(("response.custom_tool_call_input.done", {
+                **at, "input": item["input"]}))
+        else:
+            events.append(("response.output_item.added", {
+                "output_index": index,
+                "item": {**item, "status": "in_progress", "arguments": ""}}))
+            events.append(("response.function_call_arguments.delta", {
+                **at, "delta": item["arguments"]}))
+            events.append(("response.function_call_arguments.done", {
+                **at, "name": item["name"], "arguments": item["arguments"]}))
+        events.append(("response.output_item.done", {"output_index": index, "item": item}))
+    events.append(("response.completed", {"response": response}))
+    return [(name, {"type": name, "sequence_number": number, **data})
+            for number, (name, data) in enumerate(events)]
+
+
+def _reply(received: Received, text: str = "", call: tuple[str, dict] | None = None,
+           custom: dict | None = None, items: list[dict] | None = None):
+    """The answer: ``text``, a function ``call`` (name, arguments), or on the Responses API a
+    ``custom`` tool call (name, input, namespace)."""
     body = received.json if isinstance(received.json, dict) else {}
-    model = body.get("model") or ("gpt-test" if _is_openai(received) else "claude-test")
-    usage = (_words(body), max(1, len(text.split())) + (5 if call else 0), 0)
+    model = body.get("model") or ("claude-test" if _is_anthropic(received) else "gpt-test")
+    usage = (_words(body), max(1, len(text.split())) + (5 if call or custom else 0), 0)
+    if _is_responses(received):
+        calls = [(f"call_{uuid.uuid4().hex[:24]}", call[0], json.dumps(call[1]))] if call \
+            else None
+        response = responses_object(text, model=model, calls=calls, custom=custom, items=items,
+                                    usage=usage)
+        if body.get("stream"):
+            return Stream(responses_events(response))
+        return Reply(json=response)
     if _is_openai(received):
         calls = [(f"call_{uuid.uuid4().hex[:24]}", call[0], json.dumps(call[1]))] if call \
             else None
@@ -316,12 +573,21 @@ def _reply(received: Received, text: str = "", call: tuple[str, dict] | None = N
 def answer(received: Received, cwd: str | None = None):
     """The agent's answer to ``received`` (a Reply or a Stream), or None for the default."""
     if received.method != "POST" or not (
-        _is_openai(received) or received.path.rstrip("/").endswith("/v1/messages")
+        _is_openai(received) or _is_responses(received) or _is_anthropic(received)
     ):
         return None
     body = received.json
     if not isinstance(body, dict):
         return None
+    compaction = _compaction(received, _user_text(body))
+    if compaction == "summarize":
+        return _reply(received, SUMMARY)
+    if compaction == "compact":
+        opaque = base64.b64encode(SUMMARY.encode()).decode()
+        return _reply(received, items=[{"type": "compaction", "id": f"cmp_{uuid.uuid4().hex}",
+                                        "encrypted_content": opaque}])
+    if compaction == "done":
+        return _reply(received, f"Done: {SUMMARY}")
     results = tool_results(received)
     if results:
         first = " ".join(results[0].split())
@@ -341,6 +607,20 @@ def answer(received: Received, cwd: str | None = None):
     if wanted and writer and not tools_off:
         name, schema = writer
         return _reply(received, call=(name, _file_arguments(received, schema, *wanted, cwd)))
+    shell = shell_tool(tools)
+    if wanted and shell and not tools_off:
+        name, schema = shell
+        return _reply(received, call=(name, _shell_arguments(schema, *wanted)))
+    code = code_mode_tool(received)
+    if wanted and code and not tools_off:
+        name, namespace, kind = code
+        script = code_mode_script(*wanted)
+        if kind == "custom":
+            custom = {"name": name, "input": script}
+            if namespace:
+                custom["namespace"] = namespace
+            return _reply(received, custom=custom)
+        return _reply(received, call=(name, {"input": script}))
     schema = _structured_schema(received)
     if schema is not None:
         return _reply(received, json.dumps(sample(schema)))

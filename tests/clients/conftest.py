@@ -35,10 +35,16 @@ from tests.mock_upstream import MockUpstream
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE / "node_modules"
 CLAUDE = NODE_MODULES / ".bin" / "claude"
-NODE_PACKAGES = ("@anthropic-ai/claude-code", "@anthropic-ai/sdk", "openai")
+CODEX = NODE_MODULES / ".bin" / "codex"
+NODE_PACKAGES = ("@anthropic-ai/claude-code", "@anthropic-ai/sdk", "openai", "@openai/codex", "ai",
+                 "@ai-sdk/openai", "@ai-sdk/anthropic")
 INSTALL_HINT = "run `make test` (it runs `npm ci --prefix tests/clients`)"
 
-MODELS = ("gpt-test", "claude-test")  # OpenAI-format upstream, Anthropic-format upstream
+# Chat Completions upstream, Anthropic Messages upstream, Responses API upstream (openai_responses)
+MODELS = ("gpt-test", "claude-test", "responses-test")
+# Gateway aliases of the three named like models Codex 0.171 knows (its bundled catalog).
+CODEX_KNOWN = {"gpt-test": "gpt-6.2-sol", "claude-test": "gpt-6.2-astra",
+               "responses-test": "gpt-6.1-sol"}
 
 
 def node_binary() -> str:
@@ -173,14 +179,26 @@ def upstream():
 @pytest.fixture(scope="session")
 def gateway(upstream, tmp_path_factory):
     """The gateway served by a threaded werkzeug server on a real socket, with models
-    ``gpt-test`` (OpenAI-format upstream) and ``claude-test`` (Anthropic-format upstream)."""
+    ``gpt-test`` (OpenAI-format upstream), ``claude-test`` (Anthropic-format upstream) and
+    ``responses-test`` (a Responses API upstream, vendor ``openai_responses``)."""
     directory = tmp_path_factory.mktemp("clients-gateway")
     config = gateway_config(upstream, timeout_seconds=60)
+    config["providers"]["up-responses"] = {
+        "vendor": "openai_responses", "base_url": upstream.openai_base_url,
+        "api_keys": ["upstream-responses-key"], "timeout_seconds": 60}
+    config["models"].append({
+        "name": "responses-test", "num_retries": 0, "price": config["models"][1]["price"],
+        "deployments": [{"provider": "up-responses", "model": "gpt-responses-upstream"}]})
+    # Aliases named like models Codex knows (test_codex.py: Codex's "code mode" request shape).
+    by_name = {entry["name"]: entry for entry in config["models"]}
+    for name, alias in CODEX_KNOWN.items():
+        config["models"].append({**by_name[name], "name": alias})
     app = make_app(
         upstream,
         SQLALCHEMY_DATABASE_URI=f"sqlite:///{directory / 'gateway.db'}",
         GATEWAY_CONFIG=config,
         LOG_SPOOL_DIR=str(directory / "spool"),
+        RESPONSES_STORE=True,  # stored responses on: previous_response_id works
     )
     with app.app_context():
         upgrade()

@@ -113,3 +113,79 @@ def test_without_agent_mode_the_default_echo_answers(direct_openai, upstream):
     finally:
         upstream.agent = True
     assert message.tool_calls is None and message.content == FILE_PROMPT
+
+
+EXEC_COMMAND = {"type": "object", "properties": {
+    "cmd": {"type": "string"}, "shell": {"type": "string"}, "workdir": {"type": "string"}},
+    "required": ["cmd"], "additionalProperties": False}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_responses_format(upstream, direct_openai, stream):
+    """The Responses API (what an ``openai_responses`` provider speaks): the file-writing tool
+    first, else a shell tool with only its command; then the final text; structured output."""
+
+    def create(**params):
+        if not stream:
+            return direct_openai.responses.create(model="m", **params)
+        with direct_openai.responses.stream(model="m", **params) as s:
+            events = [event.type for event in s]
+            response = s.get_final_response()
+        assert events[:2] == ["response.created", "response.in_progress"], events
+        assert events[-1] == "response.completed", events
+        return response
+
+    tools = [{"type": "function", "name": "exec_command", "parameters": EXEC_COMMAND},
+             {"type": "web_search"}]
+    response = create(input=FILE_PROMPT, tools=tools)
+    [call] = [item for item in response.output if item.type == "function_call"]
+    assert (call.name, json.loads(call.arguments)) == (
+        "exec_command", {"cmd": "printf '%s' hi > hello.txt"})
+    assert response.usage.input_tokens > 0 and response.usage.output_tokens > 0
+
+    history = [{"role": "user", "content": FILE_PROMPT},
+               {"type": "function_call", "call_id": call.call_id, "name": call.name,
+                "arguments": call.arguments},
+               {"type": "function_call_output", "call_id": call.call_id, "output": "ran"}]
+    final = create(input=history, tools=tools)
+    assert final.output_text == "Done: ran"
+    assert tool_results(upstream.last()) == ["ran"]
+
+    tools.append({"type": "function", "name": "Write", "parameters": WRITE})
+    upstream.agent_cwd = "/w"
+    response = create(input=[{"role": "user", "content": FILE_PROMPT}], tools=tools)
+    [call] = [item for item in response.output if item.type == "function_call"]
+    assert (call.name, json.loads(call.arguments)) == (
+        "Write", {"file_path": "/w/hello.txt", "content": "hi"})
+
+    parsed = direct_openai.responses.parse(model="m", input="x", text_format=Person)
+    assert parsed.output_parsed == EXPECTED
+
+
+def test_codex_code_mode_tool(upstream, direct_openai):
+    """Codex's code-mode ``exec`` tool (a custom tool in a namespace of an additional_tools item
+    on the Responses API; a function taking {"input": ...} once translated to chat) gets a
+    script calling tools.exec_command."""
+    description = "Run JavaScript code ... `await tools.exec_command(...)` ..."
+    items = [{"type": "additional_tools", "role": "developer", "tools": [
+        {"type": "namespace", "name": "functions", "tools": [
+            {"type": "custom", "name": "exec", "description": description,
+             "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}}]}]},
+        {"type": "message", "role": "user",
+         "content": [{"type": "input_text", "text": FILE_PROMPT}]}]
+    response = direct_openai.post("/responses", cast_to=object,
+                                  body={"model": "m", "input": items})
+    [call] = response["output"]
+    assert call["type"] == "custom_tool_call"
+    assert (call["namespace"], call["name"]) == ("functions", "exec")
+    assert "tools.exec_command({cmd: \"printf '%s' hi > hello.txt\"})" in call["input"]
+
+    tools = [{"type": "function", "function": {
+        "name": "functions__exec", "description": description,
+        "parameters": {"type": "object", "properties": {"input": {"type": "string"}}}}}]
+    message = direct_openai.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": FILE_PROMPT}], tools=tools,
+    ).choices[0].message
+    [chat_call] = message.tool_calls
+    assert chat_call.function.name == "functions__exec"
+    assert json.loads(chat_call.function.arguments)["input"] == call["input"]
