@@ -5,6 +5,8 @@ from .api import register_blueprints
 from .cli import register_cli
 from .config import Config
 from .errors import register_error_handlers
+from .observability.setup import register_observability
+from .proxies import register_proxies
 from .setup import (
     register_extensions,
     register_gateway,
@@ -27,7 +29,9 @@ def create_app(config=None):
     register_request_id(app)
     register_error_handlers(app)
     register_gateway(app)
+    register_observability(app)
     register_blueprints(app)
     register_swagger(app)
     register_cli(app)
+    register_proxies(app)
     return app

@@ -173,3 +173,24 @@ def test_submissions_from_many_threads_are_all_written(writers):
     for t in range(8):  # each thread's rows keep their order
         mine = [i for i in ids if i.startswith(f"t{t}_")]
         assert mine == [f"t{t}_{i}" for i in range(200)]
+
+
+def test_a_batch_waits_once_for_its_rows_and_no_longer_once_it_is_full(writers):
+    """The writer waits up to flush_seconds for a batch to fill (one wait, not a wake-up per
+    row); batch_size rows queued end the wait at once, and so does close()."""
+    store = FakeStore()
+    writer = writers(store.write_batch, batch_size=10, flush_seconds=0.3)
+    started = time.monotonic()
+    for row in rows(3):
+        writer.submit(row)
+    assert writer.flush(timeout=5)
+    assert store.batches == [rows(3)] and time.monotonic() - started >= 0.25
+
+    slow = writers(FakeStore().write_batch, batch_size=10, flush_seconds=30)
+    started = time.monotonic()
+    for row in rows(20):
+        slow.submit(row)
+    assert slow.flush(timeout=5) and time.monotonic() - started < 5  # two full batches
+    slow.submit(rows(1, 20)[0])
+    started = time.monotonic()
+    assert slow.close(timeout=5) and time.monotonic() - started < 5  # the last one with close

@@ -19,7 +19,7 @@ from app.repositories import users as user_repo
 from tests.conftest import log_row as conftest_log_row
 
 MASTER_KEY = "sk-master-usage-tests"
-GROUPS = ("key", "user", "project", "model", "day")
+GROUPS = ("key", "user", "project", "model", "day", "hour")
 MEASURES = ("requests", "errors", "input_tokens", "output_tokens", "cached_tokens", "cost_usd")
 USD = re.compile(r"^\d+\.\d{10}$")
 # Ages in days, each at least half a day away from the bounds the tests use (7d, 30d).
@@ -101,11 +101,13 @@ def world(app):
 
 def group_of(row, group_by, labels):
     if group_by == "model":
-        return row["model"]
+        return row["model"] if row["model"] is not None else "(no model)"
     if group_by == "day":
         return row["created_at"].date().isoformat()
+    if group_by == "hour":
+        return row["created_at"].strftime("%Y-%m-%dT%H:00:00Z")
     column = {"key": "api_key_id", "user": "user_id", "project": "project_id"}[group_by]
-    return labels[group_by].get(row[column])
+    return labels[group_by].get(row[column], f"(no {group_by})")
 
 
 def expected(rows, group_by, labels):
@@ -144,7 +146,7 @@ def check_report(body, rows, group_by, labels):
     assert got == want
     assert measured(body["totals"]) == total_of(want)
     costs = [Decimal(item["cost_usd"]) for item in body["data"]]
-    if group_by == "day":
+    if group_by in ("day", "hour"):
         assert [item["group"] for item in body["data"]] == sorted(want)
     else:
         assert costs == sorted(costs, reverse=True)
@@ -162,8 +164,35 @@ def test_report_equals_python_sums_for_every_grouping(client, world, group_by):
     if group_by in ("key", "user", "project"):
         ids = {item["group"]: item["id"] for item in body["data"]}
         assert {g: i for i, g in world["labels"][group_by].items() if g in ids} == {
-            g: i for g, i in ids.items() if g is not None}
-        assert ids.get(None, None) is None
+            g: i for g, i in ids.items() if not g.startswith("(no ")}
+        assert ids.get(f"(no {group_by})") is None and None not in ids
+
+
+def test_latency_percentiles_over_the_reported_requests(app, client, world):
+    """p50/p95 of latency and time to first token, as PostgreSQL's percentile_cont computes
+    them, over exactly the requests of the report (a member's: its own)."""
+    from app.repositories.usage import percentile
+
+    now, alice = world["now"], world["keys"][0]
+    extra = [log_row(f"lat{i}", created_at=now - timedelta(minutes=i), latency_ms=10 * i,
+                     time_to_first_token_ms=i if i % 2 else None,
+                     user_id=alice["user_id"]) for i in range(1, 21)]
+    insert(app, extra)
+    since = (now - timedelta(days=60)).isoformat() + "Z"
+    rows = world["rows"] + extra
+    body = report(client, world, since=since)
+    latencies = sorted(r["latency_ms"] for r in rows)
+    ttfts = sorted(r["time_to_first_token_ms"] for r in rows
+                   if r["time_to_first_token_ms"] is not None)
+    assert body["latency"] == pytest.approx({
+        "p50_ms": percentile(latencies, 0.5), "p95_ms": percentile(latencies, 0.95),
+        "ttft_p50_ms": percentile(ttfts, 0.5), "ttft_p95_ms": percentile(ttfts, 0.95)})
+    own = client.get("/admin/usage", query_string={"since": since},
+                     headers=auth(alice["secret"])).get_json()["latency"]
+    mine = sorted(r["latency_ms"] for r in rows if r["user_id"] == alice["user_id"])
+    assert own["p50_ms"] == pytest.approx(percentile(mine, 0.5))
+    empty = report(client, world, since="2000-01-01", until="2000-01-02")["latency"]
+    assert empty == {"p50_ms": None, "p95_ms": None, "ttft_p50_ms": None, "ttft_p95_ms": None}
 
 
 def test_report_defaults_to_models_over_the_last_30_days(client, world):
@@ -263,10 +292,21 @@ def test_unknown_ids_give_an_empty_report(client, world):
         assert body["data"] == [] and body["totals"]["requests"] == 0
 
 
-def test_admin_report_needs_an_admin_key(client, world):
-    member = world["keys"][0]["secret"]
-    error = error_of(client.get("/admin/usage", headers=auth(member)), 403)
-    assert error["code"] == "admin_required"
+@pytest.mark.parametrize("group_by", ["key", "model", "hour"])
+def test_a_member_reads_only_its_own_users_usage(client, world, group_by):
+    """A member key gets the report of its own user's keys, whatever user_id it asks for."""
+    alice = world["keys"][0]
+    own = [r for r in world["rows"] if r["user_id"] == alice["user_id"]]
+    bob = world["keys"][2]["user_id"]
+    for params in ({}, {"user_id": str(bob)}, {"key_id": str(world["keys"][2]["id"])}):
+        response = client.get("/admin/usage", headers=auth(alice["secret"]),
+                              query_string={"group_by": group_by, "since": "60d", **params})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        rows = own if not params.get("key_id") else []
+        check_report(response.get_json(), rows, group_by, world["labels"])
+
+
+def test_admin_report_needs_a_key(client, world):
     assert error_of(client.get("/admin/usage"), 401)["code"] == "missing_api_key"
     assert error_of(client.get("/admin/usage", headers=auth("sk-gw-nope")), 401)["code"] == (
         "invalid_api_key")

@@ -42,6 +42,7 @@ class Principal:
     revoked: bool = False
     active: bool = True
     scopes: tuple = ()  # limits.Scope of the key, its user and its project
+    key_prefix: str | None = None  # the key's display prefix ("sk-gw-Ab3dEf"), never the secret
 
     @property
     def is_admin(self):
@@ -88,7 +89,11 @@ class Authenticator:
             raise AuthenticationFailed(
                 "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key'.",
                 code="missing_api_key")
-        key_hash = hash_key(secret)
+        return self.authenticate_hash(hash_key(secret), address)
+
+    def authenticate_hash(self, key_hash, address=None):
+        """authenticate() for a key known by its sha256 hash (the dashboard's session holds the
+        hash of the key it was opened with, never the key)."""
         if self._master_hash and hmac.compare_digest(key_hash, self._master_hash):
             return MASTER
         cached = self._cache.get(key_hash)

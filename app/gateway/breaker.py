@@ -37,6 +37,7 @@ class Breaker:
         self._lock = threading.Lock()
         self._listeners = []  # called (no arguments) when Redis is usable again
         self.failures = 0  # times the breaker opened (for tests and logs)
+        self.errors = 0  # failed calls (metrics)
 
     @property
     def down(self):
@@ -73,6 +74,7 @@ class Breaker:
 
     def failed(self, exc):
         with self._lock:
+            self.errors += 1
             first = self._open_until is None
             self._open_until = self.clock() + self.retry_seconds
             self._probe_until = 0.0

@@ -59,7 +59,8 @@ INT_RANGE = (-(2**31), 2**31 - 1)  # INTEGER columns
 NUL_ESCAPE = "\\u0000"  # what a NUL character becomes in a text column (PostgreSQL refuses NUL)
 
 
-def _text(value, length):
+def storable_text(value, length=None):
+    """value as text a text column takes: NUL escaped, lone surrogates replaced, cut to length."""
     if not isinstance(value, str):
         value = str(value)
     if "\x00" in value:
@@ -86,7 +87,7 @@ def repair_row(row):
         value = out.get(name)
         if value is not None and (type(value) is not str or "\x00" in value
                                   or (length and len(value) > length) or not value.isascii()):
-            out[name] = _text(value, length)
+            out[name] = storable_text(value, length)
     for name in _INTEGERS:
         value = out.get(name)
         if type(value) is int and not INT_RANGE[0] <= value <= INT_RANGE[1]:

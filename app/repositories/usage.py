@@ -16,9 +16,13 @@ from sqlalchemy import Date, case, cast, func, select
 from ..extensions import db
 from ..models import ApiKey, Project, RequestLog, User
 
-GROUPS = ("key", "user", "project", "model", "day")
+GROUPS = ("key", "user", "project", "model", "day", "hour")
 MONEY_SCALE = Decimal("1e-10")  # the scale of the Money columns: Numeric(20, 10)
 
+# The group of requests logged without one: rejected before a model was chosen, or not made
+# with a gateway key (the master key, a bad key).
+NO_GROUP = {"model": "(no model)", "key": "(no key)", "user": "(no user)",
+            "project": "(no project)"}
 # group_by -> (the request_logs column grouped on, the labelled table, its label column)
 _BY_ID = {
     "key": (RequestLog.api_key_id, ApiKey, ApiKey.prefix),
@@ -32,7 +36,7 @@ _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 @dataclass(frozen=True)
 class UsageRow:
     """One group of a report. id: the key/user/project id for those groupings, else None;
-    group: its label (None for requests without a key/user/project/model)."""
+    group: its label (NO_GROUP's for requests without a key/user/project/model)."""
     group: str | None
     id: int | None
     requests: int
@@ -79,6 +83,13 @@ def _day(column):
     return func.date(column)  # SQLite (and MySQL): 'YYYY-MM-DD'
 
 
+def _hour(column):
+    """The UTC hour of a naive-UTC timestamp column, as its label 'YYYY-MM-DDTHH:00:00Z'."""
+    if db.engine.dialect.name == "postgresql":
+        return func.to_char(func.date_trunc("hour", column), 'YYYY-MM-DD"T"HH24":00:00Z"')
+    return func.strftime("%Y-%m-%dT%H:00:00Z", column)  # SQLite
+
+
 def _day_label(value):
     if value is None:
         return None
@@ -93,34 +104,71 @@ def _row(group, ident, r):
 
 def totals(group_by="model", since=None, until=None, api_key_id=None, user_id=None,
            project_id=None):
-    """[UsageRow] per key, user, project, model or UTC day, for requests logged in
+    """[UsageRow] per key, user, project, model, UTC day or UTC hour, for requests logged in
     [since, until) (either bound optional) that match every given id filter. Ordered by cost,
-    highest first (by day: oldest day first)."""
+    highest first (by day or hour: oldest first)."""
     if group_by not in GROUPS:
         raise ValueError(f"unknown group_by {group_by!r}; expected one of {GROUPS}")
     filters = (since, until, api_key_id, user_id, project_id)
     if group_by in _BY_ID:
         column, table, label = _BY_ID[group_by]
     else:
-        column = RequestLog.model if group_by == "model" else _day(RequestLog.created_at)
+        column = {"model": RequestLog.model, "day": _day(RequestLog.created_at),
+                  "hour": _hour(RequestLog.created_at)}[group_by]
     agg = _where(select(column.label("gid"), *_measures()), *filters).group_by(column).subquery()
-    if group_by == "day":
+    if group_by in ("day", "hour"):
         rows = db.session.execute(select(agg).order_by(agg.c.gid)).all()
         return [_row(_day_label(r.gid), None, r) for r in rows]
     if group_by == "model":
         rows = db.session.execute(select(agg).order_by(agg.c.cost_usd.desc(), agg.c.gid)).all()
-        return [_row(r.gid, None, r) for r in rows]
+        return [_row(r.gid if r.gid is not None else NO_GROUP[group_by], None, r) for r in rows]
     query = (select(agg, label.label("label")).outerjoin(table, table.id == agg.c.gid)
              .order_by(agg.c.cost_usd.desc(), agg.c.gid))
     suffix = "…" if group_by == "key" else ""
-    return [_row(r.label + suffix if r.label is not None else None, r.gid, r)
-            for r in db.session.execute(query).all()]
+    return [_row(r.label + suffix if r.label is not None else _unlabelled(group_by, r.gid),
+                 r.gid, r) for r in db.session.execute(query).all()]
+
+
+def _unlabelled(group_by, ident):
+    """The group of requests with no key/user/project (or whose one is gone)."""
+    return NO_GROUP[group_by] if ident is None else f"({group_by} {ident}, deleted)"
 
 
 def overall(since=None, until=None, api_key_id=None, user_id=None, project_id=None):
     """One UsageRow (group None) summing every matching request; zeros when there is none."""
     query = _where(select(*_measures()), since, until, api_key_id, user_id, project_id)
     return _row(None, None, db.session.execute(query).one())
+
+
+def latency(since=None, until=None, api_key_id=None, user_id=None, project_id=None):
+    """p50 and p95 of the latency and of the time to first token (ms) of the matching requests:
+    {"p50_ms", "p95_ms", "ttft_p50_ms", "ttft_p95_ms"}, None where there is nothing to measure.
+    One percentile_cont query on PostgreSQL; elsewhere (SQLite) the values are read and
+    interpolated the same way."""
+    filters = (since, until, api_key_id, user_id, project_id)
+    latency_ms, ttft_ms = RequestLog.latency_ms, RequestLog.time_to_first_token_ms
+    if db.engine.dialect.name == "postgresql":
+        row = db.session.execute(_where(select(*(
+            func.percentile_cont(q).within_group(column)
+            for column in (latency_ms, ttft_ms) for q in (0.5, 0.95))), *filters)).one()
+        values = [float(v) if v is not None else None for v in row]
+    else:
+        rows = db.session.execute(_where(select(latency_ms, ttft_ms), *filters)).all()
+        values = []
+        for index in (0, 1):
+            ordered = sorted(r[index] for r in rows if r[index] is not None)
+            values += [percentile(ordered, 0.5), percentile(ordered, 0.95)]
+    return dict(zip(("p50_ms", "p95_ms", "ttft_p50_ms", "ttft_p95_ms"), values, strict=True))
+
+
+def percentile(ordered, fraction):
+    """PostgreSQL's percentile_cont over an ascending list: linear interpolation."""
+    if not ordered:
+        return None
+    position = fraction * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return float(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
 
 
 def summarize(rows):

@@ -1,5 +1,6 @@
-"""Usage reports: GET /admin/usage (admins: every key, grouped) and GET /v1/usage (any key: its
-own usage and remaining budget). Registered without a URL prefix: the paths are written in full.
+"""Usage reports: GET /admin/usage (admins: every key, grouped; a member: its own user's
+keys only, whatever it asks for) and GET /v1/usage (any key: its own usage and remaining
+budget). Registered without a URL prefix: the paths are written in full.
 
 Times are ISO 8601 in UTC with a trailing "Z"; dollar amounts are decimal strings at the
 database's full precision (10 decimal places, e.g. "0.0123450000"), so nothing is lost to floats.
@@ -16,7 +17,7 @@ from ..gateway.limits.periods import window
 from ..gateway.limits.tickets import Scope, from_nano
 from ..models import utcnow
 from ..repositories import usage as usage_repo
-from . import caller, gateway, require_admin
+from . import caller, gateway
 
 bp = Blueprint("usage", __name__)
 DOCS = Path(__file__).parent / "docs"
@@ -67,29 +68,35 @@ def _range(now, default_since):
 @bp.get("/admin/usage")
 @swag_from(str(DOCS / "usage_admin.yml"))
 def admin_usage():
-    require_admin(caller())
+    principal = caller()
     args = request.args
     group_by = gov.query_choice(args, "group_by", usage_repo.GROUPS) or "model"
     filters = {name: gov.query_id(request.args, name)
                for name in ("key_id", "user_id", "project_id")}
+    if not principal.is_admin:
+        filters["user_id"] = principal.user_id  # a member sees its own usage, as with its keys
     now = utcnow()
     since, until = _range(now, now - timedelta(days=DEFAULT_DAYS))
-    rows = usage_repo.totals(group_by, since=since, until=until, api_key_id=filters["key_id"],
-                             user_id=filters["user_id"], project_id=filters["project_id"])
+    scope = {"since": since, "until": until, "api_key_id": filters["key_id"],
+             "user_id": filters["user_id"], "project_id": filters["project_id"]}
+    rows = usage_repo.totals(group_by, **scope)
     return {"group_by": group_by, "since": iso(since), "until": iso(until),
             "data": [render_row(r) for r in rows],
-            "totals": render_row(usage_repo.summarize(rows), with_group=False)}
+            "totals": render_row(usage_repo.summarize(rows), with_group=False),
+            "latency": usage_repo.latency(**scope)}
 
 
 @bp.get("/v1/usage")
 @swag_from(str(DOCS / "usage_self.yml"))
 def own_usage():
     principal = caller()
-    if principal.key_id is None:
-        raise InvalidRequest("/v1/usage is per key: it reports the calling virtual key's own "
-                             "usage and budget, and the master key has none. Call it with a "
-                             "virtual key, or use /admin/usage for reports.",
-                             code="master_key_has_no_usage")
+    if principal.key_id is None:  # the master key, or a dashboard single sign-on session
+        who = "the master key" if principal.user_id is None else "a single sign-on session"
+        raise InvalidRequest(f"/v1/usage is per key: it reports the calling virtual key's own "
+                             f"usage and budget, and {who} has none. Call it with a virtual "
+                             "key, or use /admin/usage for reports.",
+                             code="master_key_has_no_usage" if principal.user_id is None
+                             else "no_key_usage")
     key = usage_repo.key_budget(principal.key_id)
     if key is None:
         raise AuthenticationFailed("Invalid API key.")

@@ -13,6 +13,7 @@ class Outage:
         self.delay = first
         self.retry_at = 0.0  # when to probe the database again while the spool holds rows
         self.down = False
+        self.errors = 0  # failed writes (metrics)
 
     def failed(self, exc, count, spool):
         """A write of count rows failed: say so (loudly the first time) and schedule a probe."""
@@ -24,6 +25,7 @@ class Outage:
             log.warning("request-log writer: database still unavailable (%s); %d rows spooled",
                         type(exc).__name__, spool.backlog)
         self.down = True
+        self.errors += 1
         self.schedule()
 
     def schedule(self):

@@ -14,7 +14,9 @@ so no request waits on the database for its log, and no row is lost (DESIGN.md Â
 - The first start takes over the spool files that dead processes left behind and replays them.
 - close(timeout) flushes the queue (to the database, or to the spool if it is down); near the
   deadline it spills whatever is still queued or being written to the spool.
+- The writer waits once per batch (up to flush_seconds, less once batch_size rows are queued).
 """
+import contextlib
 import logging
 import queue
 import threading
@@ -34,8 +36,7 @@ class RequestLogWriter:
         """write_batch(rows) writes a list of row dicts in one transaction (raises when the
         database is unavailable), ignores rows whose request_id is already written, and returns
         the rows the database refused for their content as [(row, reason)] (they go to the
-        dead-letter file). spool_dir: where rows wait while
-        the database is unavailable (default: instance/spool)."""
+        dead-letter file). spool_dir: where rows wait while the database is unavailable."""
         self._write_batch = write_batch
         self._queue = queue.Queue(maxsize=queue_size)
         self._batch_size = batch_size
@@ -45,6 +46,7 @@ class RequestLogWriter:
         self._pending = 0  # rows submitted and not yet durable (committed or spooled)
         self._inflight = None  # the batch handed to write_batch, until it returns
         self._cond = threading.Condition()
+        self._more = threading.Event()  # ends the writer's wait for a batch to fill up
         self._thread = None
         self._scanning = False  # the writer is still taking over orphaned spool files
         self._stopping = False
@@ -73,8 +75,7 @@ class RequestLogWriter:
         return self._spool.writable()
 
     def start(self):
-        """Start the writer thread (submit does it on first use); it first replays the spool
-        files that dead processes left behind."""
+        """Start the writer thread (on first submit); it first replays dead ones' spools."""
         with self._cond:
             if self._thread is None:
                 self._scanning = True
@@ -93,6 +94,8 @@ class RequestLogWriter:
             if not self._stopping:
                 try:
                     self._queue.put_nowait(row)
+                    if self._queue.qsize() + 1 >= self._batch_size:  # the writer holds one
+                        self._more.set()
                     return
                 except queue.Full:
                     if time.monotonic() - self._full_logged_at > 10:
@@ -194,12 +197,13 @@ class RequestLogWriter:
             batch = [self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()]
         except queue.Empty:
             return []
-        deadline = time.monotonic() + (self._flush_seconds if linger else 0)
+        self._more.clear()
+        if (linger and batch[0] is not _WAKE and not self._stopping
+                and self._queue.qsize() + 1 < self._batch_size):
+            self._more.wait(self._flush_seconds)
         while len(batch) < self._batch_size and batch[-1] is not _WAKE:
-            remaining = deadline - time.monotonic()
             try:
-                batch.append(self._queue.get(timeout=remaining) if remaining > 0
-                             else self._queue.get_nowait())
+                batch.append(self._queue.get_nowait())
             except queue.Empty:
                 break
         return [row for row in batch if row is not _WAKE]
@@ -273,17 +277,15 @@ class RequestLogWriter:
         self._done(len(rows))
 
     def _commit(self, rows):
-        """Write rows to the database (raises if it is unavailable); refused rows go to the
-        dead-letter file."""
+        """Write rows to the database (raises if it is down); refused rows: dead letters."""
         refused = self._write_batch(rows)
         if refused:
             self.dead_letters.add(refused)
 
     def _wake(self):
-        try:
+        with contextlib.suppress(queue.Full):
             self._queue.put_nowait(_WAKE)
-        except queue.Full:
-            pass
+        self._more.set()
 
     def _done(self, count):
         with self._cond:

@@ -12,6 +12,7 @@ upstream refusing the gateway's key, ...) is the answer at once.
 import math
 import random
 import time
+from dataclasses import replace
 
 from ...errors import GatewayError, RateLimited, UpstreamError, UpstreamTimeout
 
@@ -65,6 +66,8 @@ class Attempts:
         raise _nothing_usable(refusals, entry)
 
     def _attempt(self, record, route, gate, entry, call):
+        if record.trace is not None:  # traces on: this attempt's span id goes up in traceparent
+            route = replace(route, traceparent=record.trace.attempt_started(route))
         record.route(route)
         deployment_id = route.deployment.id
         lease = self.router.stats.begin(deployment_id)

@@ -61,6 +61,17 @@ class Health:
         free = [i for i, wait in enumerate(check.key_waits) if not wait]
         return Gate(key=self._next_key(provider.name, free), probe=check.kind == "probe")
 
+    def peek(self, provider, deployment):
+        """The deployment's circuit and its provider keys' cooldowns, read without changing
+        them (health_stores.Peek); None when no store can say."""
+        try:
+            return self._call("peek", deployment.id, provider.name, len(provider.api_keys),
+                              deployment.model)
+        except Exception:
+            log.warning("health store unavailable; no health for %s", deployment.id,
+                        exc_info=True)
+            return None
+
     def _next_key(self, provider_name, free):
         if len(free) < 2:
             return free[0] if free else None

@@ -43,6 +43,10 @@ class BatchedHealthStore:
             self._clear[(deployment, provider)] = (now + self.check_ttl, check)
         return check
 
+    def peek(self, deployment, provider, nkeys, model=""):
+        """Read through to the store: never a remembered verdict."""
+        return self.store.peek(deployment, provider, nkeys, model)
+
     def record(self, o):
         if plain_success(o):
             with self._lock:

@@ -29,6 +29,16 @@ class Check:
 
 
 @dataclass
+class Peek:
+    """What a store holds for one deployment, read without changing anything (for /admin/models):
+    circuit closed | open | half_open (its cooldown is over: the next check takes the probe),
+    seconds until an open circuit may be probed, and per provider key (auth wait, 429 wait)."""
+    circuit: str
+    wait: float = 0.0
+    key_waits: list = field(default_factory=list)
+
+
+@dataclass
 class Outcome:
     """What an attempt tells the store. outcome: True ok, False failed, None neutral."""
     deployment: str
@@ -69,6 +79,26 @@ class RedisHealthStore:
                                   model])
         kind = reply[0].decode() if isinstance(reply[0], bytes) else reply[0]
         return Check(kind, int(reply[1]) / 1000, [int(w) / 1000 for w in reply[2:]])
+
+    def peek(self, deployment, provider, nkeys, model=""):
+        pipe = self.client.pipeline(transaction=False)
+        pipe.time()
+        pipe.hmget(f"{self.prefix}:cb:{deployment}", "until")
+        for i in range(nkeys):
+            key = f"{self.prefix}:key:{provider}:{i}"
+            pipe.hget(key, "until")
+            pipe.hget(f"{key}:m:{model}", "until")
+        seconds, micros = (reply := pipe.execute())[0]
+        now = seconds * 1000 + micros // 1000
+        waits = [max(int(u or 0) - now, 0) / 1000 for u in reply[2:]]
+        until = reply[1][0]
+        if until is None:
+            circuit, wait = "closed", 0.0
+        elif now < int(until):
+            circuit, wait = "open", (int(until) - now) / 1000
+        else:
+            circuit, wait = "half_open", 0.0
+        return Peek(circuit, wait, list(zip(waits[0::2], waits[1::2], strict=True)))
 
     def record(self, o):
         c = o.circuit
@@ -131,6 +161,19 @@ class MemoryHealthStore:
                 return Check("open", probe_ttl - (now - circuit.probe_at), waits)
             circuit.probe_at = now
             return Check("probe", 0.0, waits)
+
+    def peek(self, deployment, provider, nkeys, model=""):
+        now = self.clock()
+        with self._lock:
+            waits = [(max(self._keys.get((provider, i), (0.0, 0))[0] - now, 0.0),
+                      max(self._keys.get((provider, i, model), (0.0, 0))[0] - now, 0.0))
+                     for i in range(nkeys)]
+            circuit = self._circuits.get(deployment)
+            if circuit is None or circuit.until is None:
+                return Peek("closed", 0.0, waits)
+            if now < circuit.until:
+                return Peek("open", circuit.until - now, waits)
+            return Peek("half_open", 0.0, waits)
 
     def record(self, o):
         now = self.clock()

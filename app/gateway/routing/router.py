@@ -15,10 +15,11 @@ class Route:
     provider: object  # catalog.Provider
     key: int | None = None  # which of the provider's API keys
     deadline: float | None = None  # time.monotonic() by which the answer must have started
+    traceparent: str | None = None  # this attempt's W3C trace context (observability/tracing)
 
     @property
     def call(self):
-        return Call(key=self.key, deadline=self.deadline)
+        return Call(key=self.key, deadline=self.deadline, traceparent=self.traceparent)
 
     @property
     def label(self):

@@ -1,8 +1,10 @@
-"""The admin REST API under /admin: users, projects and keys (JSON in, JSON out).
+"""The admin REST API under /admin: users, projects, keys, request logs and models' health (JSON
+in, JSON out).
 
 Access: an admin key or the master key may do everything; a member key may only list, read,
 change, revoke and rotate its own keys and create keys for itself within its user's limits
-(app/governance.py). Another user's key answers 404 to a member, not 403.
+(app/governance.py), and read its own user's request logs (logs.py). Another user's key or
+request answers 404 to a member, not 403. /admin/models is for admins.
 
 Rendering: ids are integers, timestamps ISO 8601 in UTC with a trailing "Z" (seconds), dollar
 amounts (max_budget_usd) decimal strings such as "5" or "12.5" so no precision is lost; inputs
@@ -75,4 +77,4 @@ def render_member(user):
             "active": user.active}
 
 
-from . import keys, projects, users  # noqa: E402,F401  (registers the routes on bp)
+from . import keys, logs, models, projects, users  # noqa: E402,F401  (registers the routes on bp)
