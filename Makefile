@@ -18,7 +18,8 @@ $(VENV)/.installed: requirements.txt $(CLIENTS)/requirements.txt
 
 install: $(VENV)/.installed
 
-# Claude Code and the TypeScript SDKs, exactly as locked; again only when the lock file changes.
+# Claude Code, Codex CLI and the TypeScript SDKs (openai, anthropic, the Vercel AI SDK), exactly as
+# locked; again only when the lock file changes.
 $(CLIENTS)/node_modules/.installed: $(CLIENTS)/package-lock.json
 	@command -v node >/dev/null && command -v npm >/dev/null || { \
 	  echo "make: the client tests (tests/clients/) need Node.js and npm on PATH;" \

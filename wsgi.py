@@ -1,4 +1,4 @@
 """What gunicorn loads: gunicorn -c gunicorn.conf.py wsgi:app"""
-from app import create_app
+from app.startup import load_app
 
-app = create_app()
+app = load_app()

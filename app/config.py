@@ -1,23 +1,30 @@
-"""Settings read from the environment (.env and .flaskenv are loaded by python-dotenv)."""
+"""Settings read from the environment (.env and .flaskenv are loaded by app/settings_env.py, the
+loader gunicorn.conf.py uses too; real environment variables win)."""
 import os
 import tempfile
-from pathlib import Path
 
-from dotenv import load_dotenv
+from .settings_env import ROOT, SettingError, load_env, number
 
-ROOT = Path(__file__).resolve().parent.parent
-load_dotenv(ROOT / ".env")
-load_dotenv(ROOT / ".flaskenv")
+load_env()
+# One line per setting that is not a number (its default is used meanwhile): the app refuses to
+# start with any (app/startup.py), and `flask config check` lists them.
+PROBLEMS = []
+
+
+def _number(name, default, kind):
+    try:
+        return number(name, default, kind)
+    except SettingError as exc:
+        PROBLEMS.append(str(exc))
+        return default
 
 
 def _int(name, default):
-    value = os.environ.get(name, "").strip()
-    return int(value) if value else default
+    return _number(name, default, int)
 
 
 def _float(name, default):
-    value = os.environ.get(name, "").strip()
-    return float(value) if value else default
+    return _number(name, default, float)
 
 
 def database_url(url):
@@ -59,7 +66,14 @@ class Config:
     ANTHROPIC_API_KEY = os.environ.get("ANTHROPIC_API_KEY") or None
     CORS_ORIGINS = os.environ.get("CORS_ORIGINS", "")
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # "text" (development) or "json": one JSON object per line, gunicorn's own lines included.
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+    # One line per API request (logger gateway.access, at INFO); "0" turns it off.
+    ACCESS_LOG = os.environ.get("ACCESS_LOG", "1").strip().lower() not in ("0", "false", "off")
     MAX_REQUEST_BYTES = _int("MAX_REQUEST_BYTES", 32 * 1024 * 1024)
+    # Reverse proxies in front of the gateway whose X-Forwarded-For/-Proto are trusted
+    # (app/proxies.py; 1 behind deploy/nginx.conf); 0: none, the socket's peer is the client.
+    TRUSTED_PROXY_COUNT = _int("TRUSTED_PROXY_COUNT", 0)
     # How long an authenticated key stays cached in a worker before it is looked up again.
     KEY_CACHE_TTL_SECONDS = _float("KEY_CACHE_TTL_SECONDS", 30.0)
     # An unknown key is answered 401 from memory for this long; an address whose unknown keys
@@ -85,16 +99,48 @@ class Config:
     LOG_FLUSH_SECONDS = _float("LOG_FLUSH_SECONDS", 0.5)
     # Where request-log rows wait (append-only JSON lines) while the database does not take them.
     LOG_SPOOL_DIR = os.environ.get("LOG_SPOOL_DIR") or str(ROOT / "instance" / "spool")
+    # `flask logs prune` deletes the request logs older than this many days (at least 32);
+    # 0: kept forever (usage reports and budgets without a period count from the logs kept).
+    LOG_RETENTION_DAYS = _int("LOG_RETENTION_DAYS", 0)
     # The `flask db` commands (Flask-Migrate); gunicorn.conf.py turns them off in its workers.
     DB_COMMANDS = os.environ.get("GATEWAY_DB_COMMANDS", "1") != "0"
     SWAGGER = {"title": "LLM Gateway", "uiversion": 3, "openapi": "3.0.3"}
     # Request bodies one worker holds at once (app/routes/body.py): a body that would go over
     # gets 503 with retry-after (unread); one larger than this alone, 413.
     MAX_BODY_BYTES_IN_FLIGHT = _int("MAX_BODY_BYTES_IN_FLIGHT", 256 * 1024 * 1024)
+    # Stored responses (/v1/responses with store, previous_response_id, GET/DELETE
+    # /v1/responses/{id}): off unless "1"; a stored response is deleted this many days after.
+    RESPONSES_STORE = os.environ.get("RESPONSES_STORE", "0").strip().lower() in ("1", "true")
+    RESPONSES_RETENTION_DAYS = _float("RESPONSES_RETENTION_DAYS", 30.0)
+    # GET /metrics (Prometheus): on unless "0"; with a token, only for `Authorization: Bearer …`.
+    METRICS_ENABLED = os.environ.get("METRICS_ENABLED", "1").strip().lower() not in ("0", "false")
+    METRICS_BEARER_TOKEN = os.environ.get("METRICS_BEARER_TOKEN") or ""
+    # OpenTelemetry traces (app/observability/tracing.py), exported over OTLP/HTTP to
+    # <endpoint>/v1/traces only when set (e.g. http://127.0.0.1:4318); the SDK's other OTEL_*
+    # variables (OTEL_EXPORTER_OTLP_HEADERS, OTEL_TRACES_SAMPLER, OTEL_BSP_*…) apply.
+    OTEL_EXPORTER_OTLP_ENDPOINT = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
+    OTEL_SERVICE_NAME = os.environ.get("OTEL_SERVICE_NAME", "").strip() or "llm-gateway"
+    # OpenID Connect single sign-on for the dashboard (app/dashboard/oidc.py): on when the issuer
+    # (discovery at <issuer>/.well-known/openid-configuration) and the client id are set. Allowed
+    # domains: a comma list of email domains (empty: any). With a role claim ("groups", "role",
+    # "realm_access.roles"), each login makes the user an admin when the claim holds one of
+    # OIDC_ADMIN_VALUES (comma list), else a member; without one, roles are left alone.
+    OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").strip()
+    OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "").strip()
+    OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "").strip()
+    OIDC_SCOPES = os.environ.get("OIDC_SCOPES", "").strip() or "openid email profile"
+    OIDC_ALLOWED_DOMAINS = os.environ.get("OIDC_ALLOWED_DOMAINS", "")
+    OIDC_ROLE_CLAIM = os.environ.get("OIDC_ROLE_CLAIM", "").strip()
+    OIDC_ADMIN_VALUES = os.environ.get("OIDC_ADMIN_VALUES", "")
+    # The callback URL the provider sends the browser back to; empty: this request's
+    # <scheme>://<host>/dashboard/oidc/callback (set it when a proxy hides the public address).
+    OIDC_REDIRECT_URI = os.environ.get("OIDC_REDIRECT_URI", "").strip()
 
 
 class TestingConfig(Config):
     TESTING = True
+    OTEL_EXPORTER_OTLP_ENDPOINT = None  # traces only where a test turns them on
+    OIDC_ISSUER = ""  # single sign-on only where a test starts a provider
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
     REDIS_URL = os.environ.get("REDIS_URL") or None
     GATEWAY_MASTER_KEY = None

@@ -223,6 +223,11 @@ def _digits(raw, high):
     return value if value <= high else None
 
 
+def query_int(args, name, default, low, high):
+    """An integer query argument from low to high (default when absent)."""
+    return _query_int(args, name, default, low, high)
+
+
 def _query_int(args, name, default, low, high):
     raw = args.get(name)
     if raw is None:

@@ -1,4 +1,5 @@
 """The register_* steps of create_app()."""
+import contextlib
 import functools
 import logging
 import os
@@ -23,17 +24,33 @@ from .gateway.routing.health import Health
 from .gateway.routing.health_batch import BatchedHealthStore
 from .gateway.routing.health_stores import MemoryHealthStore, RedisHealthStore
 from .gateway.routing.router import Router
+from .gateway.stored_responses import ResponseStore
+from .observability import logs
 from .repositories import budgets, end_session, principals, request_logs, settings
+from .repositories import responses as response_repo
 from .vendors.manager import VendorManager
 
 # A client's own request id: printable ASCII without spaces (nothing that could split a header).
 _CLIENT_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 CLIENT_REQUEST_ID_HEADERS = ("x-client-request-id", "x-request-id")
+# What browsers may send (what the official OpenAI and Anthropic JS SDKs send, regexes for
+# their families) and read (every header the gateway sets on an answer).
+CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "Accept", "x-api-key", r"anthropic-.*",
+                      r"openai-.*", r"x-stainless-.*", "idempotency-key", "x-should-retry",
+                      *CLIENT_REQUEST_ID_HEADERS]
+CORS_EXPOSE_HEADERS = [
+    "x-request-id", "x-client-request-id", "request-id", "retry-after",
+    *(f"x-ratelimit-{what}-{kind}" for what in ("limit", "remaining", "reset")
+      for kind in ("requests", "tokens")),
+    "x-gateway-cost-usd", "x-gateway-deployment", "x-gateway-budget-remaining-usd",
+    "x-gateway-dropped-tools"]
+# The Swagger UI's groups, in this order (the API surfaces first).
+SWAGGER_TAGS = ["OpenAI", "Anthropic", "Responses", "Usage", "Admin", "Health"]
 
 
 def register_logging(app):
     level = str(app.config.get("LOG_LEVEL", "INFO")).upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(level, app.config.get("LOG_FORMAT", "text"))
     app.logger.setLevel(level)
 
 
@@ -57,19 +74,17 @@ def register_extensions(app):
             end_session()
 
     if app.config["DB_COMMANDS"]:
+        # Importing Alembic logs its plugins at INFO: quiet outside `flask db …`, whose
+        # migrations/env.py sets the alembic logger from alembic.ini (INFO) when it runs.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         from flask_migrate import Migrate  # with Alembic: ~11 MB that a serving worker never uses
 
         Migrate(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     redis_ext.init_app(app)
     origins = [o.strip() for o in app.config.get("CORS_ORIGINS", "").split(",") if o.strip()]
     if origins:
-        cors.init_app(app, origins=origins,
-                      expose_headers=["x-request-id", "x-client-request-id",
-                                      "x-gateway-cost-usd", "x-gateway-deployment",
-                                      "retry-after"],
-                      allow_headers=["Authorization", "Content-Type", "x-api-key",
-                                     "anthropic-version", "anthropic-beta",
-                                     *CLIENT_REQUEST_ID_HEADERS])
+        cors.init_app(app, origins=origins, expose_headers=CORS_EXPOSE_HEADERS,
+                      allow_headers=CORS_ALLOW_HEADERS)
 
 
 def new_request_id():
@@ -154,6 +169,25 @@ def register_gateway(app):
                                         keepalive_seconds=app.config["STREAM_KEEPALIVE_SECONDS"],
                                         health=_health(app, catalog, redis_client, breaker,
                                                        prefix))
+    app.extensions["gateway"].responses_store = _response_store(app, authenticator.breaker)
+
+
+def _response_store(app, breaker):
+    """Stored responses (RESPONSES_STORE): the repository in an app context of its own, every
+    wait bounded; the database's breaker is the key lookups'."""
+
+    @contextlib.contextmanager
+    def database(seconds):
+        with app.app_context(), db_waits.bounded(seconds):
+            try:
+                yield response_repo
+            finally:
+                end_session()
+
+    return ResponseStore(app.config["RESPONSES_STORE"],
+                         app.config["RESPONSES_RETENTION_DAYS"] * 86400,
+                         app.config["DATABASE_TIMEOUT_SECONDS"], database=database,
+                         breaker=breaker)
 
 
 def _limiter(app, redis_client, breaker, prefix):
@@ -213,5 +247,9 @@ def register_swagger(app):
                        "description": "A gateway key (sk-gw-…) or the master key."},
             "x-api-key": {"type": "apiKey", "in": "header", "name": "x-api-key"}}},
         "security": [{"bearer": []}, {"x-api-key": []}],
+        "tags": [{"name": name} for name in SWAGGER_TAGS],
     }
+    # the UI's inline script reads this as a JavaScript object (Flasgger's default is Python's
+    # None, a ReferenceError in the page)
+    swagger.config.setdefault("auth", "{}")
     swagger.init_app(app)

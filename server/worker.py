@@ -9,6 +9,7 @@ MAX_REJECTING of those answers are in progress at a time; past that, new connect
 without one.
 """
 import functools
+import logging
 import socket
 import time
 
@@ -32,6 +33,9 @@ def _never_full():
 
 class GatewayServer(PyWSGIServer):
     def __init__(self, *args, bounds, **kwargs):
+        # gevent's own errors (a request it could not parse…) as log records, not raw stderr
+        # text, so that LOG_FORMAT=json makes them JSON lines like the rest.
+        kwargs.setdefault("error_log", logging.getLogger("gevent.pywsgi"))
         super().__init__(*args, **kwargs)
         self.bounds = bounds
         self.watch = Watch(bounds)

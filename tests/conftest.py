@@ -22,6 +22,9 @@ from app.repositories import request_logs
 from app.repositories import users as user_repo
 from tests.mock_upstream import MockUpstream
 
+# The dashboard tests' browser fixtures (browser, site, page): tests/browser.py.
+pytest_plugins = ("tests.browser",)
+
 PRICE = {"input_per_mtok": 2.0, "output_per_mtok": 8.0, "cached_input_per_mtok": 0.5}
 
 
@@ -58,6 +61,9 @@ def gateway_config(upstream, **provider_overrides):
             "up-anthropic": {"vendor": "anthropic", "base_url": upstream.anthropic_base_url,
                              "api_keys": ["upstream-anthropic-key"], "timeout_seconds": 2,
                              **provider_overrides},
+            "up-responses": {"vendor": "openai_responses", "base_url": upstream.openai_base_url,
+                             "api_keys": ["upstream-responses-key"], "timeout_seconds": 2,
+                             **provider_overrides},
         },
         # num_retries 0: these tests see each upstream answer as it is; retries, fallbacks and
         # cooldowns are tested in test_resilience*.py and test_routing*.py.
@@ -69,6 +75,9 @@ def gateway_config(upstream, **provider_overrides):
              "max_output_tokens": 16384, "num_retries": 0},
             {"name": "claude-test",
              "deployments": [{"provider": "up-anthropic", "model": "claude-upstream"}],
+             "price": PRICE, "num_retries": 0},
+            {"name": "resp-test",
+             "deployments": [{"provider": "up-responses", "model": "resp-upstream"}],
              "price": PRICE, "num_retries": 0},
         ],
     }

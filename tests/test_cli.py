@@ -358,7 +358,7 @@ def test_usage_by_user(app, runner, usage_rows):
     assert usage(app, runner, "--by", "user", "--since", "7d") == {
         "dev@example.com": [dev_id, "3", "1", "1100", "510", "40", "0.011500"],
         "other@example.com": [other_id, "1", "0", "200", "20", "0", "0.002000"],
-        "-": ["-", "1", "1", "0", "0", "0", "0.000000"],  # the unauthenticated request
+        "(no user)": ["-", "1", "1", "0", "0", "0", "0.000000"],  # the unauthenticated request
         "TOTAL": ["", "5", "2", "1300", "530", "40", "0.013500"],
     }
 
@@ -371,7 +371,7 @@ def test_usage_by_key(app, runner, usage_rows):
     assert {r[0]: r[1:] for r in table(result)} == {
         dev.prefix + "…": [str(dev.id), "3", "1", "1100", "510", "40", "0.011500"],
         other.prefix + "…": [str(other.id), "1", "0", "200", "20", "0", "0.002000"],
-        "-": ["-", "1", "1", "0", "0", "0", "0.000000"],
+        "(no key)": ["-", "1", "1", "0", "0", "0", "0.000000"],
         "TOTAL": ["", "5", "2", "1300", "530", "40", "0.013500"],
     }
 
@@ -379,7 +379,7 @@ def test_usage_by_key(app, runner, usage_rows):
 def test_usage_by_project(app, runner, usage_rows):
     assert usage(app, runner, "--by", "project", "--since", "30d") == {
         "apollo": [str(usage_rows["project"]), "4", "1", "6100", "5510", "40", "1.011500"],
-        "-": ["-", "3", "2", "200", "20", "0", "0.002000"],
+        "(no project)": ["-", "3", "2", "200", "20", "0", "0.002000"],
         "TOTAL": ["", "7", "3", "6300", "5530", "40", "1.013500"],
     }
 

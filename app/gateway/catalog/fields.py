@@ -68,6 +68,14 @@ def non_negative_int(value, where):
     return value
 
 
+def boolean(spec, name, where, default=False):
+    """spec[name] when it is true or false; default when absent."""
+    value = spec.get(name, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}.{name}: must be true or false, got {value!r}")
+    return value
+
+
 def unknown_fields(spec, allowed, where):
     unknown = set(spec) - set(allowed)
     if unknown:

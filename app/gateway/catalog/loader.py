@@ -18,6 +18,7 @@ from .fields import (
     CircuitSettings,
     ConfigError,
     Resilience,
+    boolean,
     expect,
     non_negative_int,
     number,
@@ -33,7 +34,7 @@ __all__ = ["ANTHROPIC_DEFAULT_MODELS", "OPENAI_DEFAULT_MODELS", "Catalog", "Conf
            "Deployment", "ModelEntry", "Provider", "load_catalog", "parse_catalog"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-VENDORS_WITH_KEYS = ("openai", "anthropic")
+VENDORS_WITH_KEYS = ("openai", "openai_responses", "anthropic")
 STRATEGIES = ("weighted", "least-busy", "latency")
 FIRST_BYTE_TIMEOUT = 120.0
 IDLE_TIMEOUT = 300.0
@@ -54,6 +55,7 @@ class Provider:
     # max_retry_after_seconds; when not honoured, the cooldown ladder decides.
     honor_retry_after: bool = True
     max_retry_after_seconds: float = 300.0
+    web_search: bool = False  # this account may run the vendor's own web-search tool
     options: dict = field(default_factory=dict)  # vendor-specific extras (e.g. the mock's delays)
 
     @property
@@ -115,6 +117,13 @@ def expand_env(value, env):
     return value
 
 
+def _yaml_problem(exc):
+    """PyYAML's multi-line message as one line: what is wrong, and where."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else problem
+
+
 def load_catalog(source, known_vendors, env=None):
     """source: None (built-in default), a YAML path, or an already parsed mapping."""
     env = os.environ if env is None else env
@@ -129,7 +138,8 @@ def load_catalog(source, known_vendors, env=None):
         except OSError as exc:
             raise ConfigError(f"GATEWAY_CONFIG: cannot read {source}: {exc.strerror}") from exc
         except yaml.YAMLError as exc:
-            raise ConfigError(f"GATEWAY_CONFIG: {source} is not valid YAML: {exc}") from exc
+            raise ConfigError(f"GATEWAY_CONFIG: {source} is not valid YAML: "
+                              f"{_yaml_problem(exc)}") from exc
     return parse_catalog(expand_env(raw, env), known_vendors)
 
 
@@ -164,7 +174,7 @@ def parse_catalog(raw, known_vendors):
 
 PROVIDER_FIELDS = {"vendor", "api_keys", "base_url", "timeout_seconds", "connect_timeout_seconds",
                    "first_byte_timeout_seconds", "idle_timeout_seconds", "honor_retry_after",
-                   "max_retry_after_seconds"}
+                   "max_retry_after_seconds", "web_search"}
 
 
 def _parse_provider(name, spec, known_vendors):
@@ -186,14 +196,12 @@ def _parse_provider(name, spec, known_vendors):
                 ("timeout_seconds", "first_byte_timeout_seconds", "idle_timeout_seconds",
                  "max_retry_after_seconds")
                 if spec.get(k) is not None}
-    honor = spec.get("honor_retry_after", True)
-    if not isinstance(honor, bool):
-        raise ConfigError(f"{where}.honor_retry_after: must be true or false, got {honor!r}")
     return Provider(
         name=name, vendor=vendor, base_url=base_url or None, api_keys=keys, **timeouts,
         connect_timeout_seconds=number(spec.get("connect_timeout_seconds", 10),
                                        f"{where}.connect_timeout_seconds"),
-        honor_retry_after=honor,
+        honor_retry_after=boolean(spec, "honor_retry_after", where, default=True),
+        web_search=boolean(spec, "web_search", where),
         options={k: v for k, v in spec.items() if k not in PROVIDER_FIELDS},
     )
 
