@@ -1,5 +1,8 @@
 """Turn the raw results of one run into the figures the issue asks for, with every gateway figure as
-a ratio to the direct upstream and to LiteLLM, and print them as a table."""
+a ratio to the direct upstream, the floor and LiteLLM, and print them as tables: the figures of
+every target, and the CPU cost of each route of the gateway next to its pass-through.
+
+Pure functions of the results (no servers): tests/test_bench_report.py checks them."""
 
 TARGETS = ("direct", "floor", "gateway", "litellm")
 
@@ -17,56 +20,63 @@ def _ms(us):
     return None if us is None else us / 1000
 
 
+def _minus(value, base):
+    return None if value is None or base is None else value - base
+
+
+def ttft_ms(results, target, scenario):
+    """Time to first token p50 of a stream scenario (first SSE data frame in older results)."""
+    value = _get(results, target, scenario, "first_token_ms", "p50")
+    return _get(results, target, scenario, "first_frame_ms", "p50") if value is None else value
+
+
 def figures(results, upstream_delay_s):
     """[(figure, unit, {target: value}, lower_is_better)] from the raw results."""
     rows = []
 
-    def add(name, unit, lower, values):
-        rows.append((name, unit, values, lower))
+    def add(name, unit, lower, fn):
+        rows.append((name, unit, {t: fn(t) for t in TARGETS if t in results}, lower))
 
-    def per_target(fn):
-        return {t: fn(t) for t in TARGETS if t in results}
+    def latency(t, scenario, pct):
+        return _ms(_get(results, t, scenario, "latency_us", pct))
 
-    def added(t, scenario="c1", pct="p50"):
-        value = _ms(_get(results, t, scenario, "latency_us", pct))
-        base = _ms(_get(results, "direct", scenario, "latency_us", pct))
-        return None if value is None or base is None else value - base
-
-    add("latency p50 at 1 client", "ms", True,
-        per_target(lambda t: _ms(_get(results, t, "c1", "latency_us", "p50"))))
-    add("added latency p50 at 1 client", "ms", True, per_target(added))
+    add("workers", "", False, lambda t: results[t].get("workers"))
+    add("latency p50 at 1 client", "ms", True, lambda t: latency(t, "c1", "p50"))
+    add("added latency p50 at 1 client", "ms", True,
+        lambda t: _minus(latency(t, "c1", "p50"), latency("direct", "c1", "p50")))
     add("added latency p99 at 1 client", "ms", True,
-        per_target(lambda t: added(t, pct="p99")))
+        lambda t: _minus(latency(t, "c1", "p99"), latency("direct", "c1", "p99")))
     for scenario, label in (("c16", "16 clients"), ("c256", "256 clients"),
-                            ("anthropic-c16", "16 clients, Anthropic format")):
+                            ("anthropic-c16", "16 clients, Anthropic format"),
+                            ("anthropic-c256", "256 clients, Anthropic format")):
         add(f"requests/s, {label}", "req/s", False,
-            per_target(lambda t, s=scenario: _get(results, t, s, "rps")))
-        add(f"p99, {label}", "ms", True,
-            per_target(lambda t, s=scenario: _ms(_get(results, t, s, "latency_us", "p99"))))
-        add(f"errors, {label}", "", True,
-            per_target(lambda t, s=scenario: _get(results, t, s, "errors_total")))
+            lambda t, s=scenario: _get(results, t, s, "rps"))
+        add(f"p99, {label}", "ms", True, lambda t, s=scenario: latency(t, s, "p99"))
+        add(f"errors, {label}", "", True, lambda t, s=scenario: _get(results, t, s, "errors_total"))
+        if scenario.endswith("c16"):
+            add(f"CPU per request, {label}", "ms", True,
+                lambda t, s=scenario: _get(results, t, s, "cpu", "ms_per_request"))
     add("1 s upstream, 1000 clients: completed in the run", "req/s", False,
-        per_target(lambda t: _get(results, t, "slow-c1000", "rps")))
+        lambda t: _get(results, t, "slow-c1000", "rps"))
     add("1 s upstream, 1000 clients: share of ideal", "%", False,
-        per_target(lambda t: _share_of_ideal(_get(results, t, "slow-c1000", "latency_us", "mean"),
-                                             upstream_delay_s)))
+        lambda t: _share_of_ideal(_get(results, t, "slow-c1000", "latency_us", "mean"),
+                                  upstream_delay_s))
     add("1 s upstream, 1000 clients: errors", "", True,
-        per_target(lambda t: _get(results, t, "slow-c1000", "errors_total")))
-    add("streams: concurrently open at peak", "", False,
-        per_target(lambda t: _get(results, t, "streams-1000", "peak_open")))
-    add("streams: completed of 1000", "", False,
-        per_target(lambda t: _get(results, t, "streams-1000", "completed")))
-    add("streams: time to first token p50", "ms", True,
-        per_target(lambda t: _get(results, t, "streams-1000", "first_frame_ms", "p50")))
-
-    def added_ttft(t):
-        value = _get(results, t, "streams-1000", "first_frame_ms", "p50")
-        base = _get(results, "direct", "streams-1000", "first_frame_ms", "p50")
-        return None if value is None or base is None else value - base
-
-    add("streams: added time to first token p50", "ms", True, per_target(added_ttft))
+        lambda t: _get(results, t, "slow-c1000", "errors_total"))
+    for count in (200, 1000):
+        scenario = f"streams-{count}"
+        add(f"{count} streams: concurrently open at peak", "", False,
+            lambda t, s=scenario: _get(results, t, s, "peak_open"))
+        add(f"{count} streams: completed of {count}", "", False,
+            lambda t, s=scenario: _get(results, t, s, "completed"))
+        add(f"{count} streams: time to first token p50", "ms", True,
+            lambda t, s=scenario: ttft_ms(results, t, s))
+        add(f"{count} streams: added time to first token p50", "ms", True,
+            lambda t, s=scenario: _minus(ttft_ms(results, t, s), ttft_ms(results, "direct", s)))
+        add(f"{count} streams: CPU per stream", "ms", True,
+            lambda t, s=scenario: _get(results, t, s, "cpu", "ms_per_request"))
     add("peak RSS per worker (largest)", "MB", True,
-        per_target(lambda t: max(results[t].get("peak_rss_mb", {}).values(), default=None)))
+        lambda t: max(results[t].get("peak_rss_mb", {}).values(), default=None))
     return rows
 
 
@@ -86,6 +96,82 @@ def ratio(a, b):
     return a / b
 
 
+def route_costs(gateway, routes):
+    """One row per route (name, label, baseline scenario or None) of the gateway's results: its
+    requests, req/s, errors, CPU ms per request, and that cost as a ratio to its baseline's."""
+    rows = []
+    for name, label, baseline in routes:
+        summary = gateway.get(name) or {}
+        cpu_ms = (summary.get("cpu") or {}).get("ms_per_request")
+        base_ms = ((gateway.get(baseline) or {}).get("cpu") or {}).get("ms_per_request") \
+            if baseline else None
+        stream = "completed" in summary
+        rows.append({"scenario": name, "label": label, "kind": "stream" if stream else "request",
+                     "requests": summary.get("completed" if stream else "requests"),
+                     "rps": summary.get("rps"), "errors": summary.get("errors_total"),
+                     "probe_status": (summary.get("probe") or {}).get("status"),
+                     "cpu_ms": cpu_ms, "baseline": baseline, "baseline_cpu_ms": base_ms,
+                     "cost_ratio": ratio(cpu_ms, base_ms) if baseline else None,
+                     "round_ratios": _round_ratios(summary, gateway.get(baseline))
+                     if baseline else []})
+    return rows
+
+
+def _round_ratios(summary, baseline):
+    """The cost ratio of each round on its own (route round i to pass-through round i): how much
+    the figure moved with the machine's other load."""
+    def per_round(found):
+        return [(r.get("cpu") or {}).get("ms_per_request") for r in (found or {}).get("rounds", [])]
+
+    return [ratio(a, b) for a, b in zip(per_round(summary), per_round(baseline), strict=False)]
+
+
+def spread(values):
+    """'min-max' of the known values, or '-'."""
+    known = [v for v in values if v is not None]
+    return f"{min(known):.2f}-{max(known):.2f}x" if known else "-"
+
+
+ROUND_SUMS = ("requests", "duration_us", "completed", "concurrency", "wall_s", "errors",
+              "errors_total")
+
+
+def _add(total, part):
+    for key, value in part.items():
+        if isinstance(value, dict):
+            _add(total.setdefault(key, {}), value)
+        else:
+            total[key] = total.get(key, 0) + value
+
+
+def combine_rounds(rounds):
+    """One summary of a scenario measured in rounds: counts, durations, errors and CPU summed;
+    req/s and CPU per request from the sums; each percentile the median of the rounds'. The
+    rounds are kept, raw."""
+    stream = "completed" in rounds[0]
+    total = {"cpu": {}}
+    for summary in rounds:
+        _add(total, {key: summary[key] for key in ROUND_SUMS if key in summary})
+        cpu = summary.get("cpu") or {}
+        _add(total["cpu"], {key: cpu[key] for key in ("cpu_s", "requests") if key in cpu})
+    if stream:
+        total["peak_open"] = max(summary.get("peak_open", 0) for summary in rounds)
+    seconds = total.get("wall_s") if stream else total.get("duration_us", 0) / 1e6
+    done = total.get("completed" if stream else "requests", 0)
+    total["rps"] = done / seconds if seconds else None
+    cpu = total["cpu"]
+    cpu["ms_per_request"] = (1000.0 * cpu["cpu_s"] / cpu["requests"]
+                             if cpu.get("requests") and "cpu_s" in cpu else None)
+    for name in ("first_token_ms", "total_ms") if stream else ("latency_us",):
+        for pct in ("p50", "p99"):
+            values = sorted(r[name][pct] for r in rounds
+                            if (r.get(name) or {}).get(pct) is not None)
+            if values:
+                total.setdefault(name, {})[pct] = values[len(values) // 2]
+    total["rounds"] = rounds
+    return total
+
+
 def _fmt(value):
     if value is None:
         return "-"
@@ -98,16 +184,7 @@ def _fmt_ratio(value):
     return "-" if value is None else f"{value:.2f}x"
 
 
-def table(rows):
-    header = ("figure", "direct", "floor", "gateway", "litellm", "gw/direct", "gw/floor",
-              "gw/litellm")
-    lines = []
-    for name, unit, values, _ in rows:
-        label = f"{name} ({unit})" if unit else name
-        gateway = values.get("gateway")
-        lines.append((label, *(_fmt(values.get(t)) for t in TARGETS),
-                      *(_fmt_ratio(ratio(gateway, values.get(t)))
-                        for t in ("direct", "floor", "litellm"))))
+def _render(header, lines):
     widths = [max(len(str(c)) for c in column) for column in zip(header, *lines, strict=True)]
 
     def render(cells):
@@ -118,30 +195,26 @@ def table(rows):
     return "\n".join(out)
 
 
-def targets_check(rows):
-    """The issue's targets, each with the figure it reads and whether it was met."""
-    by_name = {name: values for name, _, values, _ in rows}
+def table(rows):
+    header = ("figure", "direct", "floor", "gateway", "litellm", "gw/direct", "gw/floor",
+              "gw/litellm")
+    lines = []
+    for name, unit, values, _ in rows:
+        label = f"{name} ({unit})" if unit else name
+        gateway = values.get("gateway")
+        lines.append((label, *(_fmt(values.get(t)) for t in TARGETS),
+                      *(_fmt_ratio(ratio(gateway, values.get(t)))
+                        for t in ("direct", "floor", "litellm"))))
+    return _render(header, lines)
 
-    def value(name, target="gateway"):
-        return by_name.get(name, {}).get(target)
 
-    checks = []
-
-    def check(text, ok, figure):
-        checks.append({"target": text, "met": ok, "figure": figure})
-
-    added = value("added latency p50 at 1 client")
-    check("added latency p50 at 1 client <= 1 ms", added is not None and added <= 1.0, added)
-    r16 = ratio(value("requests/s, 16 clients"), value("requests/s, 16 clients", "litellm"))
-    check("requests/s at 16 clients >= 10x LiteLLM", r16 is not None and r16 >= 10, r16)
-    share = value("1 s upstream, 1000 clients: share of ideal")
-    errors = value("1 s upstream, 1000 clients: errors")
-    check("1 s upstream, 1000 clients: >= 90% of ideal, no errors",
-          share is not None and share >= 90 and errors == 0, share)
-    done = value("streams: completed of 1000")
-    ttft = value("streams: added time to first token p50")
-    check("1000 slow streams all complete, added TTFT p50 <= 2 ms",
-          done == 1000 and ttft is not None and ttft <= 2.0, ttft)
-    rss = value("peak RSS per worker (largest)")
-    check("peak RSS per worker <= 150 MB", rss is not None and rss <= 150, rss)
-    return checks
+def routes_table(costs):
+    header = ("gateway route", "scenario", "done", "req/s", "errors", "CPU ms/req",
+              "vs pass-through", "cost ratio", "by round")
+    lines = [(row["label"], row["scenario"], _fmt(row["requests"]), _fmt(row["rps"]),
+              _fmt(row["errors"]), _fmt(row["cpu_ms"]),
+              "-" if row["baseline"] is None else
+              f"{row['baseline']} ({_fmt(row['baseline_cpu_ms'])})",
+              _fmt_ratio(row["cost_ratio"]),
+              spread(row["round_ratios"]) if row["baseline"] else "-") for row in costs]
+    return _render(header, lines)

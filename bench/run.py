@@ -1,7 +1,9 @@
 """The benchmark: one mock upstream, then the same scenarios against (a) the upstream direct,
 (b) this gateway under gunicorn with production settings, the floor (the same server forwarding
-through the same SDKs with none of the gateway's work), (c) LiteLLM's proxy; prints a table with
-ratios from this one run and writes bench/results/<time>.json (and latest.json).
+through the same SDKs with none of the gateway's work), (c) LiteLLM's proxy; then, on the gateway
+only, every translated route and /v1/responses, each costed (worker CPU per request) against its
+pass-through. Prints the tables and the issue's targets (MET / MISSED) with ratios from this one
+run and writes bench/results/<time>/results.json (and bench/results/latest.json).
 
     make bench                       # or: .venv/bin/python bench/run.py
     BENCH_SECONDS=20 make bench      # longer runs
@@ -21,7 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import checks  # noqa: E402
 import report  # noqa: E402
+import routes  # noqa: E402
 import scenarios  # noqa: E402
 import targets  # noqa: E402
 
@@ -29,6 +33,8 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", 10))
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL",
                               "postgresql://postgres@127.0.0.1:5432/gateway_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
+# Given to the gateway, the floor and LiteLLM alike (gunicorn.conf.py alone would start one
+# worker for the floor, which has no REDIS_URL).
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1))
 STREAM_RAMP_SECONDS = 0.9  # the slow stream lasts ~1 s: starts spread over 0.9 s all overlap
 UPSTREAM_DELAY_S = 1.0
@@ -39,28 +45,34 @@ def say(text):
     print(text, flush=True)
 
 
-def measure(target, out):
+def measure(target, out, scenario_list):
     results = {}
-    for scenario in scenarios.scenarios(SECONDS):
+    for scenario in scenario_list:
         say(f"  {target.name}: {scenario.name} ({scenario.clients} clients)")
         results[scenario.name] = scenarios.run(target, scenario, out, STREAM_RAMP_SECONDS)
-        summary = results[scenario.name]
-        if "rps" in summary:
-            say(f"    {summary['rps']:,.0f} req/s, p50 {summary['latency_us']['p50'] / 1000:.2f}"
-                f" ms, p99 {summary['latency_us']['p99'] / 1000:.2f} ms, "
-                f"errors {summary['errors_total']}")
-        else:
-            say(f"    completed {summary['completed']}/{summary['concurrency']}, peak open "
-                f"{summary['peak_open']}, first frame p50 {summary['first_frame_ms']['p50']}")
+        say(f"    {scenarios.describe(results[scenario.name])}")
     return results
+
+
+def _measure_process(name, process, key, out):
+    """The base scenarios on a started server; its workers and their peak RSS after them."""
+    target = scenarios.Target(name, process.url, key, cpu_pids=process.worker_pids)
+    workers = len(process.worker_pids())
+    results = measure(target, out, scenarios.scenarios(SECONDS))
+    results["workers"] = workers
+    results["peak_rss_mb"] = process.peak_rss_mb()
+    return target, results
 
 
 def bench_gateway(upstream_url, out):
     process, key = targets.start_gateway(PORTS["gateway"], upstream_url, out, DATABASE_URL,
-                                         REDIS_URL)
+                                         REDIS_URL, WORKERS)
     try:
-        results = measure(scenarios.Target("gateway", process.url, key), out)
-        results["peak_rss_mb"] = process.peak_rss_mb()
+        target, results = _measure_process("gateway", process, key, out)
+        say(f"  gateway routes: translation and /v1/responses, costed against pass-through "
+            f"({routes.ROUNDS} interleaved rounds)")
+        results.update(routes.measure(target, out, SECONDS, STREAM_RAMP_SECONDS, say))
+        results["peak_rss_mb_after_routes"] = process.peak_rss_mb()
     finally:
         process.stop()
     results["request_logs"] = targets.count_logs(DATABASE_URL)
@@ -68,13 +80,11 @@ def bench_gateway(upstream_url, out):
 
 
 def bench_floor(upstream_url, out):
-    process = targets.start_floor(PORTS["floor"], upstream_url, out)
+    process = targets.start_floor(PORTS["floor"], upstream_url, out, WORKERS)
     try:
-        results = measure(scenarios.Target("floor", process.url, "floor"), out)
-        results["peak_rss_mb"] = process.peak_rss_mb()
+        return _measure_process("floor", process, "floor", out)[1]
     finally:
         process.stop()
-    return results
 
 
 def bench_litellm(upstream_url, out):
@@ -88,14 +98,12 @@ def bench_litellm(upstream_url, out):
         return None
     process, key = targets.start_litellm(executable, PORTS["litellm"], upstream_url, out, WORKERS)
     try:
-        results = measure(scenarios.Target("litellm", process.url, key), out)
-        results["peak_rss_mb"] = process.peak_rss_mb()
+        return _measure_process("litellm", process, key, out)[1]
     finally:
         process.stop()
-    return results
 
 
-def main():
+def main(started):
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian/Ubuntu: sudo apt-get install wrk)")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -105,11 +113,14 @@ def main():
     results = {}
     try:
         say("direct upstream (the mock measured alone)")
-        results["direct"] = measure(scenarios.Target("direct", upstream.url, "", direct=True),
-                                    out)
+        direct = scenarios.Target("direct", upstream.url, "", direct=True,
+                                  cpu_pids=upstream.worker_pids)
+        results["direct"] = measure(direct, out, scenarios.scenarios(SECONDS))
+        results["direct"]["workers"] = 1
         say(f"gateway (gunicorn, {WORKERS} gevent workers, PostgreSQL, Redis)")
         results["gateway"] = bench_gateway(upstream.url, out)
-        say("floor: the same server and SDK calls without the gateway (bench/floor_app.py)")
+        say(f"floor: the same server and SDK calls without the gateway (bench/floor_app.py, "
+            f"{WORKERS} workers)")
         results["floor"] = bench_floor(upstream.url, out)
         litellm = bench_litellm(upstream.url, out)
         if litellm is not None:
@@ -118,7 +129,10 @@ def main():
     finally:
         upstream.stop()
     rows = report.figures(results, upstream_delay_s=UPSTREAM_DELAY_S)
-    checks = report.targets_check(rows)
+    costs = report.route_costs(results["gateway"], routes.table_routes(SECONDS))
+    errors = {name: summary["errors_total"] for name, summary in results["gateway"].items()
+              if isinstance(summary, dict) and "errors_total" in summary}
+    verdicts = checks.targets_check(rows, costs, errors)
     document = {
         "when": stamp, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                    "platform": platform.platform()},
@@ -133,18 +147,21 @@ def main():
                      "gateway_vs_litellm": report.ratio(values.get("gateway"),
                                                         values.get("litellm"))}
                     for name, unit, values, _ in rows],
-        "targets": checks, "raw": results}
+        "took_s": round(time.monotonic() - started),
+        "route_costs": costs, "targets": verdicts, "raw": results}
     text = json.dumps(document, indent=2, default=str)
     (out / "results.json").write_text(text)
     (out.parent / "latest.json").write_text(text)
     say("\n" + report.table(rows) + "\n")
-    for check in checks:
-        figure = "-" if check["figure"] is None else f"{check['figure']:.2f}"
-        say(f"{'met    ' if check['met'] else 'MISSED '} {check['target']} (figure: {figure})")
+    say("CPU of the gateway's workers per completed request, by route (same run):")
+    say(report.routes_table(costs) + "\n")
+    say("The issue's targets:")
+    for line in checks.lines(verdicts):
+        say(line)
     say(f"\nresults: {out / 'results.json'}")
 
 
 if __name__ == "__main__":
     started = time.monotonic()
-    main()
+    main(started)
     say(f"took {time.monotonic() - started:.0f} s")

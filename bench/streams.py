@@ -1,8 +1,10 @@
-"""Open N streaming requests at once and time them: time to the first SSE data frame, time to the
-end, and how many finished whole (their closing frame seen, status 200). wrk cannot see inside a
-response, hence this small asyncio client (uvloop when installed).
+"""Open N streaming requests at once and time them: time to the first SSE data frame, to the first
+token (the first time --token's text arrives: in a chat chunk, an Anthropic text delta or a
+Responses output_text delta alike), to the end, and how many finished whole (status 200, their
+closing frame seen — [DONE], message_stop or response.completed — and no error frame before it).
+wrk cannot see inside a response, hence this small asyncio client (uvloop when installed).
 
-    python bench/streams.py URL BODY.json --concurrency 1000 [--key KEY]
+    python bench/streams.py URL BODY.json --concurrency 1000 [--key KEY] [--token "tok "]
 
 Prints one JSON object.
 """
@@ -13,7 +15,10 @@ import statistics
 import time
 from urllib.parse import urlsplit
 
-CLOSING = (b"data: [DONE]", b"event: message_stop")
+CLOSING = (b"data: [DONE]", b"event: message_stop", b"event: response.completed")
+# An error after the stream began, in each format (OpenAI's is followed by [DONE]).
+FAILED = (b'data: {"error"', b"event: error", b"event: response.failed",
+          b"event: response.incomplete")
 
 
 def percentile(values, q):
@@ -23,14 +28,18 @@ def percentile(values, q):
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-async def one_stream(host, port, request, timeout, start_gate, delay):
-    """(ok, first_frame_seconds, total_seconds, error, started)"""
+async def one_stream(host, port, request, timeout, start_gate, delay, token):
+    """(ok, first_frame_seconds, total_seconds, error, started, first_token_seconds)"""
     await start_gate.wait()
     if delay:
         await asyncio.sleep(delay)
     started = time.perf_counter()
-    first = None
+    first = first_token = None
     writer = None
+
+    def result(ok, error):
+        return ok, first, time.perf_counter() - started, error, started, first_token
+
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
         writer.write(request)
@@ -45,17 +54,20 @@ async def one_stream(host, port, request, timeout, start_gate, delay):
             if status is None:
                 status = chunk[9:12]
                 if status != b"200":
-                    return (False, None, time.perf_counter() - started, f"HTTP {status.decode()}",
-                            started)
+                    return result(False, f"HTTP {status.decode()}")
             if first is None and b"data:" in chunk:
                 first = time.perf_counter() - started
-            seen = seen[-64:] + chunk if first is None else (seen + chunk)[-4096:]
-            if any(mark in seen for mark in CLOSING):
-                return True, first, time.perf_counter() - started, None, started
-        return (False, first, time.perf_counter() - started, "closed before the closing frame",
-                started)
+            window = seen + chunk  # a mark may straddle two reads: keep the last read's tail
+            seen = window[-64:]
+            if first_token is None and token in window:
+                first_token = time.perf_counter() - started
+            if any(mark in window for mark in FAILED):
+                return result(False, "error frame")
+            if any(mark in window for mark in CLOSING):
+                return result(True, None)
+        return result(False, "closed before the closing frame")
     except (OSError, TimeoutError) as exc:
-        return False, first, time.perf_counter() - started, type(exc).__name__, started
+        return result(False, type(exc).__name__)
     finally:
         if writer is not None:
             writer.close()
@@ -84,7 +96,7 @@ async def run(options):
     gate = asyncio.Event()
     step = options.ramp / options.concurrency
     tasks = [asyncio.ensure_future(one_stream(url.hostname, url.port, request, options.timeout,
-                                              gate, i * step))
+                                              gate, i * step, options.token.encode()))
              for i in range(options.concurrency)]
     await asyncio.sleep(0)
     began = time.perf_counter()
@@ -93,6 +105,7 @@ async def run(options):
     wall = time.perf_counter() - began
     ok = [r for r in results if r[0]]
     firsts = [r[1] * 1000 for r in ok if r[1] is not None]
+    tokens = [r[5] * 1000 for r in ok if r[5] is not None]
     totals = [r[2] * 1000 for r in ok]
     errors = {}
     for r in results:
@@ -103,6 +116,8 @@ async def run(options):
             "wall_s": round(wall, 3),
             "first_frame_ms": {"p50": percentile(firsts, 50), "p99": percentile(firsts, 99),
                                "mean": statistics.fmean(firsts) if firsts else None},
+            "first_token_ms": {"p50": percentile(tokens, 50), "p99": percentile(tokens, 99),
+                               "mean": statistics.fmean(tokens) if tokens else None},
             "total_ms": {"p50": percentile(totals, 50), "p99": percentile(totals, 99)}}
 
 
@@ -114,6 +129,8 @@ def main():
     parser.add_argument("--concurrency", type=int, default=1000)
     parser.add_argument("--key", default="")
     parser.add_argument("--timeout", type=float, default=60)
+    parser.add_argument("--token", default="tok ",
+                        help="the text of a token in the answer (bench/upstream.py's)")
     parser.add_argument("--ramp", type=float, default=0,
                         help="spread the starts evenly over this many seconds (0: all at once)")
     options = parser.parse_args()

@@ -17,6 +17,7 @@ LITELLM_VENV = BENCH / ".venv-litellm"
 LITELLM_SPEC = os.environ.get("BENCH_LITELLM_SPEC", "litellm[proxy]==1.106.2")
 UPSTREAM_KEY = "sk-bench-upstream"
 MODES = ("instant", "delay", "trickle")  # bench/upstream.py's paths
+ANTHROPIC_MODELS = {"bench-claude": "instant", "bench-claude-trickle": "trickle"}
 
 
 class Process:
@@ -66,6 +67,11 @@ class Process:
             todo.extend(int(c) for c in children)
         return found
 
+    def worker_pids(self):
+        """The processes that serve requests: the started process's descendants (gunicorn's or
+        LiteLLM's workers), or the process itself when it has none (the mock upstream)."""
+        return self.pids()[1:] or [self.proc.pid]
+
     def peak_rss_mb(self):
         """{pid: peak resident set (VmHWM) in MB} of every process of this server."""
         peaks = {}
@@ -98,20 +104,23 @@ def start_upstream(port, out):
 
 def gateway_config(upstream):
     """The gateway's providers/models: one OpenAI-format provider per upstream mode, and an
-    Anthropic-format one for the instant mode; every model priced, so cost is computed."""
+    Anthropic-format one for the instant mode (bench-claude) and the trickle mode
+    (bench-claude-trickle); every model priced, so cost is computed."""
     price = "{input_per_mtok: 0.15, output_per_mtok: 0.60}"
     lines = ["providers:"]
     for mode in MODES:
         lines.append(f"  up-{mode}: {{vendor: openai, base_url: \"{upstream}/{mode}/v1\", "
                      f"api_keys: [\"{UPSTREAM_KEY}\"]}}")
-    lines.append(f"  up-claude: {{vendor: anthropic, base_url: \"{upstream}/instant\", "
-                 f"api_keys: [\"{UPSTREAM_KEY}\"]}}")
+    for name, mode in ANTHROPIC_MODELS.items():
+        lines.append(f"  up-{name.removeprefix('bench-')}: {{vendor: anthropic, "
+                     f"base_url: \"{upstream}/{mode}\", api_keys: [\"{UPSTREAM_KEY}\"]}}")
     lines.append("models:")
     for mode in MODES:
         lines.append(f"  - {{name: bench-{mode}, deployments: [{{provider: up-{mode}, "
                      f"model: bench}}], price: {price}}}")
-    lines.append(f"  - {{name: bench-claude, deployments: [{{provider: up-claude, "
-                 f"model: bench}}], price: {price}}}")
+    for name in ANTHROPIC_MODELS:
+        lines.append(f"  - {{name: {name}, deployments: [{{provider: "
+                     f"up-{name.removeprefix('bench-')}, model: bench}}], price: {price}}}")
     return "\n".join(lines) + "\n"
 
 
@@ -149,14 +158,15 @@ def count_logs(database_url):
     return _sql(database_url, "SELECT count(*) FROM request_logs")[0][0]
 
 
-def start_gateway(port, upstream, out, database_url, redis_url):
+def start_gateway(port, upstream, out, database_url, redis_url, workers):
     """Migrate the bench database, issue a key with every limit kind set (high enough not to
-    reject), and start gunicorn with gunicorn.conf.py. Returns (process, key)."""
+    reject), and start gunicorn with gunicorn.conf.py and `workers` workers. Returns
+    (process, key)."""
     config = out / "gateway.yaml"
     config.write_text(gateway_config(upstream))
     env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "GATEWAY_CONFIG": str(config),
-           "GATEWAY_BIND": f"127.0.0.1:{port}", "LOG_LEVEL": "warning",
-           "LOG_SPOOL_DIR": str(out / "spool")}
+           "GATEWAY_BIND": f"127.0.0.1:{port}", "LOG_LEVEL": "info", "LOG_FORMAT": "json",
+           "LOG_SPOOL_DIR": str(out / "spool"), "WEB_CONCURRENCY": str(workers)}
     create_database(database_url)
     _flask(env, "db", "upgrade")
     _sql(database_url, "TRUNCATE request_logs")  # every run starts alike
@@ -174,9 +184,12 @@ def start_gateway(port, upstream, out, database_url, redis_url):
     return process, key
 
 
-def start_floor(port, upstream, out):
-    """bench/floor_app.py under the gateway's gunicorn.conf.py: the stack without the gateway."""
-    env = {"BENCH_UPSTREAM": upstream, "GATEWAY_BIND": f"127.0.0.1:{port}", "LOG_LEVEL": "warning"}
+def start_floor(port, upstream, out, workers):
+    """bench/floor_app.py under the gateway's gunicorn.conf.py: the stack without the gateway.
+    WEB_CONCURRENCY is given: without REDIS_URL gunicorn.conf.py would start ONE worker, and the
+    gateway has `workers`."""
+    env = {"BENCH_UPSTREAM": upstream, "GATEWAY_BIND": f"127.0.0.1:{port}",
+           "LOG_LEVEL": "warning", "WEB_CONCURRENCY": str(workers)}
     return Process("floor", [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "gunicorn.conf.py",
                              "--pythonpath", str(BENCH), "floor_app:app"],
                    f"http://127.0.0.1:{port}", "/health", out / "floor.log", env=env)

@@ -117,6 +117,23 @@ def test_redis_budget_keeps_a_running_total_and_drops_stale_reservations():
     assert client.pttl(budget_key + b":open") > 0
 
 
+@pytest.mark.skipif(not REDIS_URL, reason="the Redis store's settle script")
+def test_a_settle_sent_twice_counts_once():
+    """A settle whose reply was lost when Redis was cut is sent again when it is back: the
+    second run must not count the spend (or the tokens) a second time."""
+    store = make_store("redis")
+    lim = Limiter(store, lambda scope, start: Decimal(0))
+    scope = Scope("key:1", tpm=1000, max_budget_usd=Decimal("1.00"), budget_period="monthly")
+    ticket = lim.admit("r1", [scope], 100, Decimal("0.20"))
+    for _ in range(2):
+        store.release(ticket, 150, 50_000_000)
+    assert store.settles.wait()
+    again = lim.admit("r2", [scope], 0, Decimal("0.10"))
+    assert again.headers()["x-gateway-budget-remaining-usd"] == "0.850000"
+    assert again.headers()["x-ratelimit-remaining-tokens"] == "850"
+    store.close()
+
+
 @pytest.mark.parametrize("kind", STORES)
 def test_budget_period_resets_on_its_boundary(kind):
     seen = []
@@ -244,7 +261,8 @@ def test_budget_window_is_seeded_from_the_request_logs(app_factory, upstream):
         request_logs.insert_batch([log_row("earlier", api_key_id=key_id,
                                            cost_usd=Decimal("0.0001"))])
     response = app.test_client().post("/v1/chat/completions", json={
-        "model": "mock-echo", "messages": HI}, headers={"Authorization": f"Bearer {key}"})
+        "model": "mock-echo", "messages": HI, "max_tokens": 10},
+        headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 429
     assert response.get_json()["error"]["code"] == "budget_exceeded"
 

@@ -78,7 +78,10 @@ class _Connection:
     def __init__(self, fail_send=None, fail_read=None):
         self.fail_send, self.fail_read, self.disconnected = fail_send, fail_read, False
 
-    def send_command(self, *args):
+    def pack_commands(self, commands):
+        return commands
+
+    def send_packed_command(self, packed):
         if self.fail_send:
             raise self.fail_send
 

@@ -11,7 +11,8 @@ reservation + this one ≤ max_budget_usd; after the call, settle to the real co
 themselves; a window's spent amount is seeded from request_logs when its counter is missing.
 
 Two stores behind one interface: Redis (atomic Lua scripts, one round trip to admit and one to
-settle; shared by every worker and instance) and memory (one process only: with several workers
+settle — a roomy request's settle rides with the next admission; shared by every worker and
+instance) and memory (one process only: with several workers
 or instances, set REDIS_URL).
 
 When Redis fails (the breaker, gateway/breaker.py, says so at once after the first failure), the
@@ -26,7 +27,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from ...errors import RateLimited, ServiceUnavailable
+from ...errors import InvalidRequest, RateLimited, ServiceUnavailable
 from ..breaker import REDIS_FAILURES
 from .periods import window
 from .tickets import Ask, Ticket, to_nano, usd
@@ -59,16 +60,19 @@ class Limiter:
         if breaker is not None:
             breaker.on_recovery(self._reconcile_quietly)
 
-    def admit(self, request_id, scopes, tokens, reserve_usd, now=None):
+    def admit(self, request_id, scopes, tokens, reserve_usd, now=None, output_param=None):
+        """output_param: the request's field bounding its output ("max_tokens"…), named when a
+        request can never pass its budget."""
         scopes = [s for s in scopes if s.limited]
         if not scopes:
             return None
+        _never_passes(scopes, tokens, reserve_usd, output_param)
         now = time.time() if now is None else now
         asks = [self._ask(scope, tokens, reserve_usd, now) for scope in scopes]
         verdict = self._decide(request_id, asks, now)
         if verdict.kind == "ok":
             return Ticket(request_id, asks, verdict.minute, verdict.remaining,
-                          verdict.reset_seconds, store=verdict.store)
+                          verdict.reset_seconds, store=verdict.store, roomy=verdict.roomy)
         raise _rejection(verdict, asks[verdict.index])
 
     def settle(self, ticket, tokens_used, cost_usd):
@@ -88,6 +92,12 @@ class Limiter:
         ticket.remaining = [
             (requests, tokens + ask.tokens - tokens_used, budget + ask.reserve - cost)
             for ask, (requests, tokens, budget) in zip(ticket.asks, ticket.remaining, strict=True)]
+
+    def flush(self):
+        """Send what the store still holds back to send together (the worker is stopping)."""
+        flush = getattr(self.store, "flush", None)
+        if flush is not None:
+            flush()
 
     def budget(self, scope, now=None):
         """(spent, reserved) nano-dollars of scope's current budget window, as the store that
@@ -141,7 +151,7 @@ class Limiter:
             log.warning("budget of %s: the database did not answer", ask.scope.name,
                         exc_info=True)
             raise ServiceUnavailable(
-                f"The budget of {ask.scope.name} cannot be checked right now (the database is "
+                f"The budget of {ask.scope.display} cannot be checked right now (the database is "
                 "unavailable); retry shortly.", code="budget_unavailable",
                 headers={"retry-after": "5"}) from None
 
@@ -195,11 +205,31 @@ class Limiter:
         return ask
 
 
+def _never_passes(scopes, tokens, reserve_usd, output_param):
+    """400 (not a retryable 429) for a request larger than a scope's whole TPM or budget: no
+    wait makes it pass, only a smaller request."""
+    for scope in scopes:
+        if scope.tpm is not None and tokens > scope.tpm:
+            raise InvalidRequest(
+                f"This request is about {tokens} input tokens, more than the {scope.tpm} tokens "
+                f"per minute of {scope.display}: it can never be admitted; send a shorter "
+                "request or raise the limit.", code="request_exceeds_tpm")
+        if scope.max_budget_usd is not None and to_nano(reserve_usd) > to_nano(
+                scope.max_budget_usd):
+            lower = (f"set or lower `{output_param}`" if output_param
+                     else "send a shorter request")
+            raise InvalidRequest(
+                f"This request may cost up to {usd(to_nano(reserve_usd))} USD, more than the "
+                f"whole budget of {scope.display} ({scope.max_budget_usd} USD, "
+                f"{scope.budget_period or 'total'}): it can never be admitted; {lower}, or "
+                "raise the budget.", param=output_param, code="request_exceeds_budget")
+
+
 def _rejection(verdict, ask):
     scope = ask.scope
     if verdict.kind == "budget":
         retry = (max(1, math.ceil(ask.period_end - time.time())) if ask.period_end else None)
-        message = (f"Budget exhausted for {scope.name}: {usd(verdict.budget_left)} USD left of "
+        message = (f"Budget exhausted for {scope.display}: {usd(verdict.budget_left)} USD left of "
                    f"{scope.max_budget_usd} ({scope.budget_period or 'total'}); this request "
                    "may cost up to more than that.")
         return RateLimited(message, code="budget_exceeded",
@@ -213,7 +243,7 @@ def _rejection(verdict, ask):
         headers.update({f"x-ratelimit-limit-{kind[0]}": str(kind[1]),
                         f"x-ratelimit-remaining-{kind[0]}": "0",
                         f"x-ratelimit-reset-{kind[0]}": f"{retry}s"})
-    return RateLimited(f"Rate limit reached for {scope.name}: {limits[verdict.kind]}.",
+    return RateLimited(f"Rate limit reached for {scope.display}: {limits[verdict.kind]}.",
                        code=f"{verdict.kind}_limit_exceeded", headers=headers)
 
 

@@ -9,6 +9,10 @@ none), one settles it."""
 # per open reservation; `<hash>:open` orders them by time, so a reservation left by a dead
 # worker is found and dropped after the stale age without scanning the others (admission stays
 # O(log n) with a thousand requests in flight).
+# Admitted: {'ok', minute, reset ms, (requests, tokens, budget) left per ask…, roomy}; roomy is 1
+# when every scope has room for another request like this one with this one still held (a free
+# parallel slot, its tokens, its reservation): its settle may then wait for the worker's next
+# admission (redis_store.py) without refusing anyone a sequential client could send.
 ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -38,7 +42,8 @@ for n, a in ipairs(asks) do
   if a.par >= 0 then
     a.pkey = a.prefix .. ':p'
     redis.call('ZREMRANGEBYSCORE', a.pkey, '-inf', stale)
-    if redis.call('ZCARD', a.pkey) + 1 > a.par then return {'parallel', n, 1000} end
+    a.pcount = redis.call('ZCARD', a.pkey)
+    if a.pcount + 1 > a.par then return {'parallel', n, 1000} end
   end
   if a.bmax >= 0 then
     a.bkey = a.prefix .. ':b:' .. a.period
@@ -57,6 +62,7 @@ for n, a in ipairs(asks) do
   end
 end
 local out = {'ok', minute, reset_ms}
+local roomy = 1
 for _, a in ipairs(asks) do
   local rleft, tleft, bleft = 0, 0, 0
   if a.rkey then
@@ -66,10 +72,12 @@ for _, a in ipairs(asks) do
   if a.tkey then
     tleft = a.tpm - redis.call('INCRBY', a.tkey, a.tokens)
     redis.call('PEXPIRE', a.tkey, 120000)
+    if tleft < a.tokens then roomy = 0 end
   end
   if a.pkey then
     redis.call('ZADD', a.pkey, now, rid)
     redis.call('PEXPIRE', a.pkey, tonumber(ARGV[2]) * 1000)
+    if a.par - a.pcount - 1 < 1 then roomy = 0 end
   end
   if a.bkey then
     redis.call('HSET', a.bkey, 'r:' .. rid, a.reserve)
@@ -78,19 +86,27 @@ for _, a in ipairs(asks) do
     local ttl = redis.call('PTTL', a.bkey)
     if ttl > 0 then redis.call('PEXPIRE', a.okey, ttl) end
     bleft = a.bleft - a.reserve
+    if bleft < a.reserve then roomy = 0 end
   end
   out[#out + 1] = rleft
   out[#out + 1] = tleft
   out[#out + 1] = bleft
 end
+out[#out + 1] = roomy
 return out
 """
 
-# ARGV: request_id, minute, then 6 values per ask: prefix, tokens delta or 'x', 1/0 parallel,
-# period id or '', cost (nano).
+# ARGV: request_id, minute, then 5 values per ask: prefix, tokens delta or 'x', 1/0 parallel,
+# period id or '', cost (nano). Applied once per request: a settle whose reply was lost (Redis
+# cut after it ran) is sent again by redis_replies.py, and a marker `<first prefix>:settled:<id>`
+# (kept SETTLED_MS) makes that second run a no-op instead of counting the spend twice.
+SETTLED_MS = 120_000
 RELEASE = """
 local rid = ARGV[1]
 local minute = ARGV[2]
+if not redis.call('SET', ARGV[3] .. ':settled:' .. rid, '1', 'NX', 'PX', SETTLED_MS) then
+  return 0
+end
 local i = 3
 while i <= #ARGV do
   local prefix = ARGV[i]
@@ -114,7 +130,7 @@ while i <= #ARGV do
   i = i + 5
 end
 return 1
-"""
+""".replace("SETTLED_MS", str(SETTLED_MS))
 
 # The lease of open parallel slots and budget reservations, renewed by the worker holding them
 # (RedisStore's keeper, every lease / 3): ARGV lease (ms), then pairs of (sorted set, member).

@@ -1,5 +1,8 @@
 """Limit counters in Redis: shared by every worker and instance, one atomic Lua script to admit
-a request and one to settle it (lua.py).
+a request and one to settle it (lua.py). A roomy request's settle (one that cannot make anyone's
+next request find a scope full) waits up to RIDE_SECONDS for the worker's next admission and
+leaves in the same write; under gevent the admissions of one loop turn share a write too
+(admissions.py).
 
 Parallel slots and budget reservations are leases: the worker holding them renews them every
 lease / 3 seconds (one script call for all of its requests), so a slot or reservation whose
@@ -15,12 +18,16 @@ import math
 import threading
 import time
 
+from .admissions import Direct, PerLoopTurn, under_gevent
 from .limiter import LEASE_SECONDS
 from .lua import ACQUIRE, ADD_SPENT, REFRESH, RELEASE
 from .redis_replies import DeferredReplies
 from .tickets import Verdict, to_nano
 
 NONE = -1  # "no limit" in the Lua scripts' arguments
+# A roomy request's settle (lua.py) waits at most this long for the worker's next admission, to
+# leave for Redis in the same write; then it is sent alone.
+RIDE_SECONDS = 0.02
 
 
 def _opt(value):
@@ -33,14 +40,18 @@ class RedisStore:
         self._prefix = prefix
         self.lease_seconds = lease_seconds
         self.breaker = breaker
-        self._acquire = client.register_script(ACQUIRE)
-        self._release = client.register_script(RELEASE)
+        self.acquire_script = client.register_script(ACQUIRE)
+        self.release_script = client.register_script(RELEASE)
         self._refresh = client.register_script(REFRESH)
         self._add_spent = client.register_script(ADD_SPENT)
         self.settles = DeferredReplies(client, breaker)  # the answer never waits for a settle
+        self.admissions = (PerLoopTurn if under_gevent() else Direct)(self)
         self._held = {}  # request id -> [(sorted set, member)] leased by this worker
+        self._riders = []  # settles of roomy requests, to go with the next admission
+        self._riders_due = threading.Event()
         self._lock = threading.Lock()
         self._keeper = None
+        self._rider_thread = None
         self._closed = threading.Event()
 
     @property
@@ -61,14 +72,14 @@ class RedisStore:
             budget = NONE if s.max_budget_usd is None else to_nano(s.max_budget_usd)
             args += [self._key(ask), _opt(s.rpm), _opt(s.tpm), ask.tokens, _opt(s.max_parallel),
                      budget, ask.reserve, ask.period_id]
-        reply = self._acquire(args=args)
+        reply = self.admissions.acquire(args)  # the settles waiting to ride go first
         kind = reply[0].decode() if isinstance(reply[0], bytes) else reply[0]
         if kind == "ok":
-            values = [int(v) for v in reply[3:]]
+            *values, roomy = [int(v) for v in reply[3:]]
             remaining = [tuple(values[i:i + 3]) for i in range(0, len(values), 3)]
             self._hold(request_id, asks)
             return Verdict("ok", minute=int(reply[1]), remaining=remaining,
-                           reset_seconds=int(reply[2]) / 1000, store=self)
+                           reset_seconds=int(reply[2]) / 1000, store=self, roomy=roomy == 1)
         return Verdict(kind, index=int(reply[1]) - 1, reset_seconds=int(reply[2]) / 1000,
                        budget_left=int(reply[3]) if len(reply) > 3 else 0, store=self)
 
@@ -80,6 +91,7 @@ class RedisStore:
 
     def budget_state(self, ask):
         """(spent, reserved) nano-dollars of ask's budget window; None until it is seeded."""
+        self.flush()  # what this worker settled is counted in what it reads
         spent, reserved = self.client.hmget(f"{self._key(ask)}:b:{ask.period_id}",
                                             "spent", "reserved")
         if spent is None:
@@ -96,7 +108,43 @@ class RedisStore:
             args += [self._key(ask), "x" if s.tpm is None else tokens_used - ask.tokens,
                      0 if s.max_parallel is None else 1,
                      "" if s.max_budget_usd is None else ask.period_id, cost_nano]
-        self.settles.run(self._release, args)
+        if ticket.roomy and RIDE_SECONDS and not self._closed.is_set():
+            self._ride(args)
+        else:  # a scope was full but for this request: its client's next one must find room
+            self.settles.run(self.release_script, args)
+
+    def flush(self):
+        """Send the settles waiting for an admission to ride with (never raises)."""
+        self.settles.run_many(self.release_script, self.take_riders())
+
+    # --- settles riding with the next admission ------------------------------------------------
+
+    def _ride(self, args):
+        with self._lock:
+            self._riders.append(args)
+            start = self._rider_thread is None
+            if start:
+                self._rider_thread = threading.Thread(target=self._send_riders, daemon=True,
+                                                      name="limit-settles")
+        if not self._riders_due.is_set():
+            self._riders_due.set()
+        if start:
+            self._rider_thread.start()
+
+    def take_riders(self):
+        if not self._riders:
+            return ()
+        with self._lock:
+            riders, self._riders = self._riders, []
+        return riders
+
+    def _send_riders(self):
+        """Settles no admission took within RIDE_SECONDS leave by themselves."""
+        while not self._closed.is_set():
+            self._riders_due.wait()
+            self._riders_due.clear()
+            time.sleep(RIDE_SECONDS)
+            self.flush()
 
     def add_spent(self, spent):
         """{(scope name, period id): nano-dollars} counted elsewhere while Redis was down."""
@@ -134,8 +182,11 @@ class RedisStore:
             self.renew()
 
     def close(self):
-        """Stop renewing leases (what this worker holds expires with them)."""
+        """Send the settles waiting to ride; stop renewing leases (what this worker holds
+        expires with them)."""
         self._closed.set()
+        self._riders_due.set()
+        self.flush()
 
     def renew(self):
         """Renew the leases of every request this worker holds; send settles left waiting."""

@@ -18,6 +18,12 @@ class Scope:
     max_budget_usd: Decimal | None = None
     budget_period: str | None = None
     models: tuple | None = None
+    label: str | None = field(default=None, compare=False)  # "key 'ci' (sk-gw-Ab3…)", for people
+
+    @property
+    def display(self):
+        """How messages name the scope: its label, else its name."""
+        return self.label or self.name
 
     @property
     def limited(self):
@@ -44,6 +50,7 @@ class Ticket:
     remaining: list = field(default_factory=list)  # per ask: (requests, tokens, budget nano)
     reset_seconds: float = 60.0
     store: object = None  # the store that admitted it, and settles it
+    roomy: bool = False  # every scope had room for another like it (lua.py): its settle may wait
 
     def headers(self):
         out = {}
@@ -87,3 +94,4 @@ class Verdict:
     reset_seconds: float = 60.0
     budget_left: int = 0
     store: object = None  # the store that decided
+    roomy: bool = False
