@@ -269,3 +269,17 @@ def test_every_sdk_client_of_the_process_shares_one_tls_context(openai_handler, 
     contexts = {id(client._client._transport._pool._ssl_context) for client in clients}
     assert contexts == {id(tls_context())}
     assert tls_context().verify_mode == ssl.CERT_REQUIRED and tls_context().check_hostname
+
+
+def test_every_sdk_client_sends_through_the_gateways_transport(openai_handler, anthropic_handler):
+    from app.vendors.sdk import POOL_LIMITS
+    from app.vendors.transport import KEEPALIVE, Transport
+
+    for handler in (openai_handler, anthropic_handler):
+        client = handler.clients[0].take()[1]
+        transport = client._client._transport
+        assert isinstance(transport, Transport)
+        assert transport._pool._socket_options == KEEPALIVE
+        assert transport._pool._max_connections == POOL_LIMITS.max_connections
+        assert transport._pool._max_keepalive_connections == POOL_LIMITS.max_keepalive_connections
+        assert transport._pool._keepalive_expiry == POOL_LIMITS.keepalive_expiry

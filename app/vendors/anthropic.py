@@ -2,7 +2,7 @@
 import anthropic
 
 from .base import DEFAULT_CALL
-from .sdk import POOL_LIMITS, SDKHandler, tls_context
+from .sdk import SDKHandler, http_options
 
 # Client headers forwarded to Anthropic as they are (the SDK adds anthropic-version otherwise).
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
@@ -19,8 +19,7 @@ class AnthropicHandler(SDKHandler):
                                    timeout=timeout, max_retries=0,
                                    default_headers=self.default_headers,
                                    http_client=anthropic.DefaultHttpxClient(
-                                       limits=POOL_LIMITS, timeout=timeout,
-                                       verify=tls_context()))
+                                       timeout=timeout, **http_options()))
 
     def chat(self, body, *, stream, headers=None, call=DEFAULT_CALL):
         forwarded = {k: v for k, v in (headers or {}).items() if k.lower() in FORWARDED_HEADERS}

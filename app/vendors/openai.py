@@ -2,7 +2,7 @@
 import openai
 
 from .base import DEFAULT_CALL
-from .sdk import POOL_LIMITS, SDKHandler, tls_context
+from .sdk import SDKHandler, http_options
 
 
 class OpenAIHandler(SDKHandler):
@@ -15,9 +15,8 @@ class OpenAIHandler(SDKHandler):
         # max_retries=0: the gateway owns the retry loop.
         return openai.OpenAI(api_key=api_key, base_url=self.provider.base_url, timeout=timeout,
                              max_retries=0, default_headers=self.default_headers,
-                             http_client=openai.DefaultHttpx2Client(limits=POOL_LIMITS,
-                                                                    timeout=timeout,
-                                                                    verify=tls_context()))
+                             http_client=openai.DefaultHttpx2Client(timeout=timeout,
+                                                                    **http_options()))
 
     def embeddings(self, body, call=DEFAULT_CALL):
         return self.post("/embeddings", body, stream=False, call=call)

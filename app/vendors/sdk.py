@@ -23,6 +23,7 @@ from ..errors import UpstreamError, UpstreamTimeout
 from ..formats.sse import iter_events
 from .base import DEFAULT_CALL, UpstreamResponse, UpstreamStream, VendorHandler
 from .errors import from_sdk_error
+from .transport import Transport
 
 # Every request's: the body is sent as bytes, the answer comes back as the raw HTTP response.
 RAW_STREAM = {"X-Stainless-Raw-Response": "stream", "Content-Type": "application/json"}
@@ -35,13 +36,13 @@ TELEMETRY_HEADERS = ("X-Stainless-Lang", "X-Stainless-Package-Version", "X-Stain
                      "X-Stainless-Read-Timeout")
 # The openai SDK adds these two per request unless the request's own headers omit them.
 PER_REQUEST_TELEMETRY = ("X-Stainless-Retry-Count", "X-Stainless-Read-Timeout")
-# httpcore's connection pool looks at each of its connections on every request (an O(n) scan with
-# a poll() each): with 500 requests in flight in one worker's pool, that scan took a third of the
-# worker's time. So each provider key has up to POOL_SHARDS SDK clients, each with its own pool;
-# a request goes to the first client with fewer than SHARD_LOAD requests in flight, so a quiet
-# gateway reuses one pool's connections and a busy one spreads over several. Each pool keeps up to
-# 256 idle connections (the SDKs' default, 100, made every answer beyond it close its connection
-# and the next request open a new one).
+# httpcore's connection pool looks at each of its connections on every request (an O(n) scan;
+# app/vendors/transport.py spares it a poll() of each idle one): with 500 requests in flight in
+# one worker's pool, that scan took a third of the worker's time. So each provider key has up to
+# POOL_SHARDS SDK clients, each with its own pool; a request goes to the first client with fewer
+# than SHARD_LOAD requests in flight, so a quiet gateway reuses one pool's connections and a busy
+# one spreads over several. Each pool keeps up to 256 idle connections (the SDKs' default, 100,
+# made every answer beyond it close its connection and the next request open a new one).
 POOL_SHARDS = 8
 SHARD_LOAD = 64
 POOL_LIMITS = httpx2.Limits(max_connections=1024, max_keepalive_connections=256,
@@ -60,6 +61,14 @@ def tls_context():
     time: ~15 ms of CPU and ~1 MB, and a busy worker has up to POOL_SHARDS clients per provider
     key, created while requests wait."""
     return httpx2.create_ssl_context()
+
+
+def http_options():
+    """A new SDK client's httpx settings: the transport of app/vendors/transport.py (httpx's,
+    probing an idle connection only when a request takes it); the limits and TLS context also go
+    to the client for a proxy it may take from the environment."""
+    return {"limits": POOL_LIMITS, "verify": tls_context(),
+            "transport": Transport(verify=tls_context(), limits=POOL_LIMITS)}
 
 
 class ClientShards:

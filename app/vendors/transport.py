@@ -1,0 +1,82 @@
+"""The HTTP transport under every SDK client: httpx's own, with one change to its connection pool.
+
+httpcore's pool asks every idle connection whether its server has closed it (a poll() of the
+socket) each time a request enters or leaves the pool: 2 × the idle connections per request, a
+dozen syscalls per request at 16 clients and hundreds after a burst, though a request takes one
+connection. Here the question is asked once, of the connection a request takes, just before its
+first byte is written: a connection the server closed while idle is closed and the pool gives the
+request another one (httpcore's ConnectionNotAvailable), as it would have done after its scan.
+Everything else (TLS, timeouts, limits, keep-alive expiry, errors) is httpx's.
+"""
+import socket
+
+import httpcore2
+import httpx2
+
+# TCP keep-alive on every upstream connection, as the anthropic SDK sets on its own transport: a
+# peer that vanished during a long stream is noticed after ~6 minutes of silence, not never.
+KEEPALIVE = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, True)] + [
+    (socket.IPPROTO_TCP, option, value)
+    for option, value in ((getattr(socket, "TCP_KEEPIDLE", None), 60),
+                          (getattr(socket, "TCP_KEEPINTVL", None), 60),
+                          (getattr(socket, "TCP_KEEPCNT", None), 5)) if option is not None]
+
+
+class _ProbedOnReuse(httpcore2.NetworkStream):
+    """A connection's socket: says "not readable" to the pool's scan, and checks for real when a
+    request is about to be written on it after an earlier answer was read."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._reused = False  # an answer was read: the next write starts another request
+
+    def read(self, max_bytes, timeout=None):
+        self._reused = True
+        return self._stream.read(max_bytes, timeout)
+
+    def write(self, buffer, timeout=None):
+        if self._reused:
+            self._reused = False
+            if self._stream.get_extra_info("is_readable"):  # the server closed it while idle
+                self._stream.close()
+                raise httpcore2.ConnectionNotAvailable()
+        self._stream.write(buffer, timeout)
+
+    def close(self):
+        self._stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        return _ProbedOnReuse(self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info):
+        if info == "is_readable":
+            return False
+        return self._stream.get_extra_info(info)
+
+
+class _Backend(httpcore2.NetworkBackend):
+    def __init__(self):
+        self._backend = httpcore2.SyncBackend()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        return _ProbedOnReuse(self._backend.connect_tcp(host, port, timeout, local_address,
+                                                        socket_options))
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        return _ProbedOnReuse(self._backend.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds):
+        self._backend.sleep(seconds)
+
+
+class Transport(httpx2.HTTPTransport):
+    """httpx2.HTTPTransport (HTTP/1.1, no proxy: the gateway's upstream calls) whose pool probes
+    a connection once, when a request reuses it."""
+
+    def __init__(self, *, verify, limits):
+        super().__init__(verify=verify, limits=limits)
+        self._pool = httpcore2.ConnectionPool(
+            ssl_context=verify, max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry, socket_options=KEEPALIVE,
+            network_backend=_Backend())
