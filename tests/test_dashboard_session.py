@@ -37,6 +37,24 @@ def test_login_sets_an_httponly_lax_cookie_that_never_holds_the_key(app, people)
     assert people["alice"]["secret"][6:] not in cookie
 
 
+def test_only_a_request_with_the_cookie_builds_the_cookies_signer(app, people, monkeypatch):
+    from app.dashboard.session import SessionInterface
+
+    built = []
+    real = SessionInterface.get_signing_serializer
+    monkeypatch.setattr(SessionInterface, "get_signing_serializer",
+                        lambda self, app: built.append(1) or real(self, app))
+    client = app.test_client()
+    response = client.get("/admin/keys", headers=bearer(people["admin"]["secret"]))
+    assert response.status_code == 200 and built == []  # an API call: no cookie, no signer
+    response, _ = log_in(client, people["alice"]["secret"])
+    assert response.status_code == 200 and built
+    built.clear()
+    response = client.get("/admin/keys")  # the session's cookie is read and checked
+    assert response.status_code == 200 and built
+    assert [k["id"] for k in response.get_json()["data"]] == [people["alice"]["id"]]
+
+
 def test_the_cookie_is_secure_when_the_request_came_over_tls(app, people):
     client = app.test_client()
     response, _ = log_in(client, people["alice"]["secret"], base_url="https://gateway.test")

@@ -38,6 +38,14 @@ class SessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app):
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
 
+    def open_session(self, app, request):
+        """A request without the cookie (every API call) gets an empty session at once: Flask
+        builds the signing serializer, an HMAC set-up, before it looks for the cookie."""
+        if "HTTP_COOKIE" not in request.environ or not request.cookies.get(
+                self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
 
 def secret_key(app):
     """SECRET_KEY from the configuration or the environment, else one kept in
