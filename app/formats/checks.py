@@ -65,6 +65,15 @@ def invalid(message, param):
     return InvalidRequest(message, param=param, code="invalid_value")
 
 
+def refuse_unsupported(reasons, served_by):
+    """A 400 for the first of `reasons` ((name, asked, why) each) the request asks for: a
+    parameter the vendor serving the model cannot honour, never silently dropped."""
+    for name, asked, why in reasons:
+        if asked:
+            raise InvalidRequest(f"Unsupported parameter: '{name}': {why} ({served_by}).",
+                                 param=name, code="unsupported_parameter")
+
+
 def path(where, name):
     return f"{where}.{name}" if where else name
 

@@ -1,6 +1,6 @@
 """OpenAI Chat Completions request → Anthropic Messages request (translate_request.py has the
 decisions, what is knowingly dropped and what is refused)."""
-from ..errors import InvalidRequest
+from .checks import refuse_unsupported
 from .structured_output import response_format_to_anthropic
 from .translate_blocks import (
     dicts,
@@ -86,11 +86,7 @@ def refuse_unhonourable(body: dict) -> None:
         ("web_search_options", body.get("web_search_options") is not None,
          "this model does not search the web through Chat Completions options"),
     )
-    for name, asked, why in reasons:
-        if asked:
-            raise InvalidRequest(f"Unsupported parameter: '{name}': {why} (served by an "
-                                 "Anthropic-format vendor).", param=name,
-                                 code="unsupported_parameter")
+    refuse_unsupported(reasons, "served by an Anthropic-format vendor")
 
 
 def _split_system(messages) -> tuple[list, list]:

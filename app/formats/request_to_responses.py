@@ -34,7 +34,7 @@ role "function" and `input_audio` parts (request_to_responses_input.py).
 Knowingly dropped: `cache_control` marks (OpenAI caches prompt prefixes by itself), a message's
 `name`, `reasoning_content` without a reasoning item in `thinking_blocks` (see the input module).
 """
-from ..errors import InvalidRequest
+from .checks import refuse_unsupported
 from .request_to_openai import is_reasoning_model
 from .request_to_responses_input import messages_to_input
 from .translate_blocks import dicts, empty_schema, obj
@@ -123,11 +123,7 @@ def refuse_unhonourable(body: dict) -> None:
         ("function_call", body.get("function_call") is not None,
          "legacy function_call is not translated; send `tool_choice`"),
     )
-    for name, asked, why in reasons:
-        if asked:
-            raise InvalidRequest(f"Unsupported parameter: '{name}': {why} (this model is served "
-                                 "by a Responses API vendor).", param=name,
-                                 code="unsupported_parameter")
+    refuse_unsupported(reasons, "this model is served by a Responses API vendor")
 
 
 def _tool(tool: dict) -> dict:
