@@ -30,6 +30,9 @@ from gunicorn.workers.ggevent import PyWSGIHandler
 
 log = logging.getLogger(__name__)
 
+# The environ key of the handler's write callable (PEP 3333's, sent at once): the gateway's
+# streams write their keep-alive pings with it (app/routes/__init__.py, app/vendors/silence.py).
+SEND_NOW = "gateway.send_now"
 REQUEST_TIMEOUT_BODY = (b'{"type": "error", "error": {"type": "invalid_request_error", "code": '
                         b'"request_timeout", "param": null, "message": "The request was not '
                         b'received in time."}}')
@@ -185,6 +188,13 @@ class BoundedHandler(PyWSGIHandler):
         self.socket, self.client_address, self.server = sock, address, server
         self.client = ClientIO(sock, server.watch)
         self.rfile = io.BufferedReader(self.client)
+
+    def get_environ(self):
+        environ = super().get_environ()
+        # Bytes to the client at once, in the response being streamed: the keep-alive pings the
+        # gateway sends while a frame is awaited (app/vendors/silence.py).
+        environ[SEND_NOW] = self.write
+        return environ
 
     def read_request(self, raw_requestline):
         result = super().read_request(raw_requestline)

@@ -14,6 +14,7 @@ from ..errors import GatewayError, InternalError, InvalidRequest
 from ..formats import anthropic_messages, openai_chat, openai_responses
 from ..formats.checks import parse_json_object
 from ..observability import RequestObservers
+from ..vendors.silence import ClientGone
 from . import exchanges
 from .keepalive import with_keepalive
 from .pricing import Usage
@@ -41,6 +42,7 @@ class Inbound:
     client_request_id: str | None = None  # the client's own id, kept beside request_id
     client_address: str | None = None
     traceparent: str | None = None  # the client's W3C traceparent header (observability/tracing)
+    send_now: Callable[[bytes], None] | None = None  # writes to the client at once (streams)
 
 
 @dataclass
@@ -135,7 +137,7 @@ class Gateway:
 
     # --- endpoints ---------------------------------------------------------------------------
 
-    def _serve(self, record, principal, body, endpoint, exchange, limited=True):
+    def _serve(self, record, principal, body, inbound, endpoint, exchange, limited=True):
         """Plan the deployments, pass the limits once, then attempt until one answers.
         exchange(route, handler) -> exchanges.Answer | exchanges.StreamPlan."""
         record.request(body["model"], body.get("stream") is True)
@@ -152,23 +154,23 @@ class Gateway:
         _, result = self.attempts.run(record, plan, attempt)
         if isinstance(result, exchanges.Answer):
             return Reply(body=result.body)
-        return self._stream(record, result, body)
+        return self._stream(record, result, body, inbound.send_now)
 
     def _chat(self, record, principal, body, inbound):
         openai_chat.check_chat_request(body)
-        return self._serve(record, principal, body, "chat", lambda route, handler:
+        return self._serve(record, principal, body, inbound, "chat", lambda route, handler:
                            exchanges.openai_chat_exchange(handler, route, body, record))
 
     def _messages(self, record, principal, body, inbound):
         anthropic_messages.check_messages_request(body)
-        return self._serve(record, principal, body, "messages", lambda route, handler:
+        return self._serve(record, principal, body, inbound, "messages", lambda route, handler:
                            exchanges.anthropic_messages_exchange(handler, route, body, record,
                                                                  inbound.headers))
 
     def _count_tokens(self, record, principal, body, inbound):
         """Not rate limited: it costs nothing and clients call it to stay within their limits."""
         anthropic_messages.check_messages_request(body, count_tokens=True)
-        return self._serve(record, principal, body, "count_tokens", lambda route, handler:
+        return self._serve(record, principal, body, inbound, "count_tokens", lambda route, handler:
                            exchanges.count_tokens_exchange(handler, route, body, inbound.headers),
                            limited=False)
 
@@ -190,7 +192,7 @@ class Gateway:
                                body.get("instructions") or instructions, previous)
         context = exchanges.ResponsesContext(history, instructions, keep,
                                              stored=keep is not _keep_nothing)
-        reply = self._serve(record, principal, body, "responses", lambda route, handler:
+        reply = self._serve(record, principal, body, inbound, "responses", lambda route, handler:
                             exchanges.openai_responses_exchange(handler, route, body, record,
                                                                 context))
         if context.dropped_tools:
@@ -215,16 +217,16 @@ class Gateway:
 
     def _embeddings(self, record, principal, body, inbound):
         openai_chat.check_embeddings_request(body)
-        return self._serve(record, principal, body, "embeddings", lambda route, handler:
+        return self._serve(record, principal, body, inbound, "embeddings", lambda route, handler:
                            exchanges.embeddings_exchange(handler, route, body, record))
 
     # --- streaming ---------------------------------------------------------------------------
 
-    def _stream(self, record, plan, body):
+    def _stream(self, record, plan, body, send_now):
         """Stream a primed plan (its first frame was read while the attempt could still be
         retried); log when done."""
         frames = with_keepalive(plan.frames, self.keepalive_seconds, plan.ping,
-                                plan.upstream.close)
+                                plan.upstream.close, send_now)
         self.observers.notify("stream_started", record)
         return Reply(stream=self._stream_body(record, plan, plan.first, frames, body),
                      headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
@@ -254,10 +256,12 @@ class Gateway:
             record.attempt_failed(error)
             end()
             yield plan.error_frame(error)
-        except GeneratorExit:
+        except (GeneratorExit, ClientGone) as gone:  # the client went away
             if not ended:
                 record.fail(InvalidRequest("client disconnected", status=CLIENT_CLOSED),
                             "client_disconnected")
+            if isinstance(gone, ClientGone):
+                raise gone.__cause__ from None  # a ping's write error: the server handles its own
             raise
         except Exception:
             log.exception("stream of request %s failed", record.row["request_id"])

@@ -37,12 +37,17 @@ def require_admin(principal):
     return principal
 
 
+# The server's write callable, where it gives one (server/handler.py in gevent workers).
+SEND_NOW = "gateway.send_now"
+
+
 def inbound(surface, endpoint):
     return Inbound(surface=surface, endpoint=endpoint, request_id=g.request_id,
                    api_key=api_key(), read_body=read_body, headers=dict(request.headers),
                    client_request_id=g.get("client_request_id"),
                    client_address=request.remote_addr,
-                   traceparent=request.headers.get("traceparent"))
+                   traceparent=request.headers.get("traceparent"),
+                   send_now=request.environ.get(SEND_NOW))
 
 
 def respond(reply):

@@ -9,6 +9,7 @@ import time
 import orjson
 
 from ..formats.sse import SSEEvent
+from . import silence
 from .base import DEFAULT_CALL, UpstreamResponse, UpstreamStream, VendorHandler
 
 MAX_DIMENSIONS = 4096  # of the mock's embeddings, whatever `dimensions` asks
@@ -68,7 +69,7 @@ class MockHandler(VendorHandler):
         words = reply.split(" ") if reply else []
         for i, word in enumerate(words):
             if self.chunk_delay:
-                time.sleep(self.chunk_delay)
+                silence.sleep(self.chunk_delay)
             yield chunk({"content": word if i == 0 else " " + word})
         yield chunk({}, "stop")
         yield SSEEvent(None, orjson.dumps({**base, "choices": [], "usage": usage}))

@@ -7,11 +7,17 @@ connection. Here the question is asked once, of the connection a request takes, 
 first byte is written: a connection the server closed while idle is closed and the pool gives the
 request another one (httpcore's ConnectionNotAvailable), as it would have done after its scan.
 Everything else (TLS, timeouts, limits, keep-alive expiry, errors) is httpx's.
+
+While the pipeline awaits a stream's next frame (silence.py), a read waits in slices of the
+keep-alive interval and pings the client after each silent one; its own timeout still holds.
 """
 import socket
+import time
 
 import httpcore2
 import httpx2
+
+from . import silence
 
 # TCP keep-alive on every upstream connection, as the anthropic SDK sets on its own transport: a
 # peer that vanished during a long stream is noticed after ~6 minutes of silence, not never.
@@ -20,6 +26,9 @@ KEEPALIVE = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, True)] + [
     for option, value in ((getattr(socket, "TCP_KEEPIDLE", None), 60),
                           (getattr(socket, "TCP_KEEPINTVL", None), 60),
                           (getattr(socket, "TCP_KEEPCNT", None), 5)) if option is not None]
+
+
+MIN_WAIT = 0.001  # a read's last slice: a zero timeout would make the socket non-blocking
 
 
 class _ProbedOnReuse(httpcore2.NetworkStream):
@@ -32,7 +41,20 @@ class _ProbedOnReuse(httpcore2.NetworkStream):
 
     def read(self, max_bytes, timeout=None):
         self._reused = True
-        return self._stream.read(max_bytes, timeout)
+        watch = silence.current()
+        if watch is None:
+            return self._stream.read(max_bytes, timeout)
+        interval, on_silence = watch
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = interval if deadline is None else min(
+                interval, max(deadline - time.monotonic(), MIN_WAIT))
+            try:
+                return self._stream.read(max_bytes, wait)
+            except httpcore2.ReadTimeout:  # the socket stays usable: nothing was consumed
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+                on_silence()
 
     def write(self, buffer, timeout=None):
         if self._reused:
