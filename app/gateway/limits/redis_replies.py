@@ -2,8 +2,10 @@
 
 A request's settle (redis_store.RedisStore.release) decides nothing for the request, so its
 answer need not wait a Redis round trip for it. The call still leaves for Redis before the answer
-leaves for the client, and Redis runs commands in the order they reach it, so the client's next
-request, which it can only send once it has the answer, is admitted after this one is settled.
+leaves for the client. Redis keeps the order of one connection's commands but may read two
+connections in either order in one turn of its loop, so the settle of a request that left a scope
+full waits for its reply (wait()) before the answer leaves: its client's next request, sent once
+it has the answer, is admitted after it.
 
 One background thread (a greenlet under gevent) reads the replies in order and gives the
 connections back to the pool. run_many() sends several calls in one write; run_before() sends
@@ -131,7 +133,7 @@ class DeferredReplies:
                 raise
 
     def wait(self, timeout=5.0):
-        """Until every reply sent so far is read (tests). True if within timeout."""
+        """Until every reply sent so far is read. True if within timeout."""
         done = threading.Event()
         self._sent.put((None, done, None))
         if self._thread is None:

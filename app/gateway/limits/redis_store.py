@@ -25,6 +25,7 @@ from .redis_replies import DeferredReplies
 from .tickets import Verdict, to_nano
 
 NONE = -1  # "no limit" in the Lua scripts' arguments
+FULL_SETTLE_WAIT = 1.0  # seconds a full scope's settle may hold its answer for Redis's reply
 # A roomy request's settle (lua.py) waits at most this long for the worker's next admission, to
 # leave for Redis in the same write; then it is sent alone.
 RIDE_SECONDS = 0.02
@@ -99,7 +100,10 @@ class RedisStore:
         return int(spent), max(int(reserved or 0), 0)
 
     def release(self, ticket, tokens_used, cost_nano):
-        """Never raises, never waits: the call leaves now, or when Redis is back."""
+        """Never raises. The call leaves now, or when Redis is back; only the settle of a request
+        that left a scope full waits for its reply (at most FULL_SETTLE_WAIT s), so that its
+        client's next request finds the slot free: Redis keeps the order of one connection's
+        commands, not of two connections read in the same turn of its loop."""
         with self._lock:
             self._held.pop(ticket.request_id, None)
         args = [ticket.request_id, ticket.minute]
@@ -112,6 +116,7 @@ class RedisStore:
             self._ride(args)
         else:  # a scope was full but for this request: its client's next one must find room
             self.settles.run(self.release_script, args)
+            self.settles.wait(timeout=FULL_SETTLE_WAIT)
 
     def flush(self):
         """Send the settles waiting for an admission to ride with (never raises)."""
