@@ -42,6 +42,15 @@ class StreamPlan:
     ends: Callable = None  # bytes -> True when they carry the stream's terminator
     first: bytes = b""  # the first frame, read by the pipeline before it answers
 
+    def prime(self):
+        """Read the first frame before answering, so a failure before any output still gets
+        its real HTTP status — and can still be retried on another deployment."""
+        try:
+            self.first = next(self.frames, b"")
+        except BaseException:
+            self.upstream.close()
+            raise
+
 
 def openai_chat_exchange(handler, route, body, record):
     """An OpenAI Chat Completions client."""

@@ -148,7 +148,7 @@ class Gateway:
         def attempt(route, handler):
             result = exchange(route, handler)
             if isinstance(result, exchanges.StreamPlan):
-                _prime(result)
+                result.prime()
             return result
 
         _, result = self.attempts.run(record, plan, attempt)
@@ -284,16 +284,6 @@ class Gateway:
 
 def _keep_nothing(response):
     pass
-
-
-def _prime(plan):
-    """Read a stream's first frame before answering, so a failure before any output still gets
-    its real HTTP status — and can still be retried on another deployment."""
-    try:
-        plan.first = next(plan.frames, b"")
-    except BaseException:
-        plan.upstream.close()
-        raise
 
 
 def _output_param(endpoint, body):
