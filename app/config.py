@@ -59,6 +59,9 @@ class Config:
     # A parallel slot or budget reservation whose release never reached Redis (its worker died,
     # Redis was cut) is dropped at most this long after its worker last renewed it.
     LIMIT_LEASE_SECONDS = _float("LIMIT_LEASE_SECONDS", 60.0)
+    # Most requests a worker's quota lease admits without Redis (limits/leases.py); 0: none,
+    # every request is counted in Redis as it comes.
+    LIMIT_QUOTA_LEASE_REQUESTS = _int("LIMIT_QUOTA_LEASE_REQUESTS", 32)
     # Path of the providers/models YAML; tests may also pass the parsed mapping itself.
     GATEWAY_CONFIG = os.environ.get("GATEWAY_CONFIG") or None
     GATEWAY_MASTER_KEY = os.environ.get("GATEWAY_MASTER_KEY") or None

@@ -202,7 +202,8 @@ def _limiter(app, redis_client, breaker, prefix):
         if mode not in DOWN_MODES:
             raise ValueError(f"{name} must be one of {', '.join(DOWN_MODES)}, not {mode!r}")
     store = RedisStore(redis_client, prefix=lambda: f"{prefix()}:lim", breaker=breaker,
-                       lease_seconds=app.config["LIMIT_LEASE_SECONDS"])
+                       lease_seconds=app.config["LIMIT_LEASE_SECONDS"],
+                       quota_lease_requests=app.config["LIMIT_QUOTA_LEASE_REQUESTS"])
     return Limiter(store, spent_since, fallback=MemoryStore(), breaker=breaker,
                    down_rate_limits=modes["REDIS_DOWN_RATE_LIMITS"],
                    down_budgets=modes["REDIS_DOWN_BUDGETS"])

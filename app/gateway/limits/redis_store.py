@@ -18,9 +18,10 @@ import math
 import threading
 import time
 
+from . import leases
 from .admissions import Direct, PerLoopTurn, under_gevent
 from .limiter import LEASE_SECONDS
-from .lua import ACQUIRE, ADD_SPENT, REFRESH, RELEASE
+from .lua import ACQUIRE, ADD_SPENT, LEASE_RETURN, REFRESH, RELEASE
 from .redis_replies import DeferredReplies
 from .tickets import Verdict, to_nano
 
@@ -36,7 +37,8 @@ def _opt(value):
 
 
 class RedisStore:
-    def __init__(self, client, prefix="gw:lim", breaker=None, lease_seconds=LEASE_SECONDS):
+    def __init__(self, client, prefix="gw:lim", breaker=None, lease_seconds=LEASE_SECONDS,
+                 quota_lease_requests=leases.MAX_UNITS):
         self.client = client
         self._prefix = prefix
         self.lease_seconds = lease_seconds
@@ -45,15 +47,17 @@ class RedisStore:
         self.release_script = client.register_script(RELEASE)
         self._refresh = client.register_script(REFRESH)
         self._add_spent = client.register_script(ADD_SPENT)
+        self.lease_return_script = client.register_script(LEASE_RETURN)
+        self.leases = leases.Leases(self, quota_lease_requests)
         self.settles = DeferredReplies(client, breaker)  # the answer never waits for a settle
         self.admissions = (PerLoopTurn if under_gevent() else Direct)(self)
-        self._held = {}  # request id -> [(sorted set, member)] leased by this worker
+        self._held = {}  # request or lease id -> [(sorted set, member)] leased by this worker
         self._riders = []  # settles of roomy requests, to go with the next admission
         self._riders_due = threading.Event()
         self._lock = threading.Lock()
         self._keeper = None
         self._rider_thread = None
-        self._closed = threading.Event()
+        self.closed = threading.Event()
 
     @property
     def prefix(self):
@@ -61,31 +65,45 @@ class RedisStore:
             self._prefix = self._prefix()
         return self._prefix
 
-    def _key(self, ask):
+    def key(self, ask):
         return f"{self.prefix}:{ask.scope.name}"
 
     def acquire(self, request_id, asks, now):
+        units = 0
+        if self.breaker is None or not self.breaker.down:
+            verdict = self.leases.take(request_id, asks)
+            if verdict is not None:
+                return verdict
+            units = self.leases.units_to_ask(asks)
         if self.settles.waiting:  # settles that waited for Redis go first
             self.settles.retry_waiting()
-        args = [request_id, self.lease_seconds]
+        args = [request_id, self.lease_seconds, units]
         for ask in asks:
             s = ask.scope
             budget = NONE if s.max_budget_usd is None else to_nano(s.max_budget_usd)
-            args += [self._key(ask), _opt(s.rpm), _opt(s.tpm), ask.tokens, _opt(s.max_parallel),
+            args += [self.key(ask), _opt(s.rpm), _opt(s.tpm), ask.tokens, _opt(s.max_parallel),
                      budget, ask.reserve, ask.period_id]
         reply = self.admissions.acquire(args)  # the settles waiting to ride go first
+        if units:
+            self.leases.answered(asks)
         kind = reply[0].decode() if isinstance(reply[0], bytes) else reply[0]
         if kind == "ok":
-            *values, roomy = [int(v) for v in reply[3:]]
-            remaining = [tuple(values[i:i + 3]) for i in range(0, len(values), 3)]
+            values = [int(v) for v in reply[3:]]
+            count = 3 * len(asks)
+            remaining = [tuple(values[i:i + 3]) for i in range(0, count, 3)]
+            minute, reset_seconds = int(reply[1]), int(reply[2]) / 1000
+            if values[count + 1]:  # a lease: this request is its first
+                return self.leases.granted(request_id, asks, values[count + 1:], minute,
+                                           remaining, reset_seconds)
             self._hold(request_id, asks)
-            return Verdict("ok", minute=int(reply[1]), remaining=remaining,
-                           reset_seconds=int(reply[2]) / 1000, store=self, roomy=roomy == 1)
+            self.leases.admitted()
+            return Verdict("ok", minute=minute, remaining=remaining, reset_seconds=reset_seconds,
+                           store=self, roomy=values[count] == 1)
         return Verdict(kind, index=int(reply[1]) - 1, reset_seconds=int(reply[2]) / 1000,
                        budget_left=int(reply[3]) if len(reply) > 3 else 0, store=self)
 
     def seed(self, ask, spent_nano):
-        key = f"{self._key(ask)}:b:{ask.period_id}"
+        key = f"{self.key(ask)}:b:{ask.period_id}"
         self.client.hsetnx(key, "spent", spent_nano)
         ttl = (math.ceil(ask.period_end - time.time()) + 86400) if ask.period_end else 30 * 86400
         self.client.expire(key, max(ttl, 60))
@@ -93,7 +111,8 @@ class RedisStore:
     def budget_state(self, ask):
         """(spent, reserved) nano-dollars of ask's budget window; None until it is seeded."""
         self.flush()  # what this worker settled is counted in what it reads
-        spent, reserved = self.client.hmget(f"{self._key(ask)}:b:{ask.period_id}",
+        self.settles.wait(timeout=FULL_SETTLE_WAIT)
+        spent, reserved = self.client.hmget(f"{self.key(ask)}:b:{ask.period_id}",
                                             "spent", "reserved")
         if spent is None:
             return None
@@ -106,20 +125,26 @@ class RedisStore:
         commands, not of two connections read in the same turn of its loop."""
         with self._lock:
             self._held.pop(ticket.request_id, None)
+        self.leases.settled()
         args = [ticket.request_id, ticket.minute]
         for ask in ticket.asks:
             s = ask.scope
-            args += [self._key(ask), "x" if s.tpm is None else tokens_used - ask.tokens,
+            args += [self.key(ask), "x" if s.tpm is None else tokens_used - ask.tokens,
                      0 if s.max_parallel is None else 1,
                      "" if s.max_budget_usd is None else ask.period_id, cost_nano]
-        if ticket.roomy and RIDE_SECONDS and not self._closed.is_set():
+        if ticket.roomy and RIDE_SECONDS and not self.closed.is_set():
             self._ride(args)
         else:  # a scope was full but for this request: its client's next one must find room
             self.settles.run(self.release_script, args)
             self.settles.wait(timeout=FULL_SETTLE_WAIT)
 
     def flush(self):
-        """Send the settles waiting for an admission to ride with (never raises)."""
+        """End this worker's leases; send the settles waiting for an admission to ride with
+        (never raises)."""
+        self.leases.end_all()
+        self._send_riders_now()
+
+    def _send_riders_now(self):
         self.settles.run_many(self.release_script, self.take_riders())
 
     # --- settles riding with the next admission ------------------------------------------------
@@ -145,11 +170,11 @@ class RedisStore:
 
     def _send_riders(self):
         """Settles no admission took within RIDE_SECONDS leave by themselves."""
-        while not self._closed.is_set():
+        while not self.closed.is_set():
             self._riders_due.wait()
             self._riders_due.clear()
             time.sleep(RIDE_SECONDS)
-            self.flush()
+            self._send_riders_now()
 
     def add_spent(self, spent):
         """{(scope name, period id): nano-dollars} counted elsewhere while Redis was down."""
@@ -165,13 +190,21 @@ class RedisStore:
         leased = []
         for ask in asks:
             if ask.scope.max_parallel is not None:
-                leased.append((f"{self._key(ask)}:p", request_id))
+                leased.append((f"{self.key(ask)}:p", request_id))
             if ask.scope.max_budget_usd is not None:
-                leased.append((f"{self._key(ask)}:b:{ask.period_id}:open", request_id))
+                leased.append((f"{self.key(ask)}:b:{ask.period_id}:open", request_id))
+        self.hold(request_id, leased)
+
+    def hold(self, holder, leased):
+        """Renew `leased` [(sorted set, member)] for holder (a request or a lease) until it is
+        held again with None."""
         if not leased:
+            if holder in self._held:
+                with self._lock:
+                    self._held.pop(holder, None)
             return
         with self._lock:
-            self._held[request_id] = leased
+            self._held[holder] = leased
         if self._keeper is None:
             self._start_keeper()
 
@@ -183,13 +216,13 @@ class RedisStore:
                 self._keeper.start()
 
     def _keep(self):
-        while not self._closed.wait(self.lease_seconds / 3):
+        while not self.closed.wait(self.lease_seconds / 3):
             self.renew()
 
     def close(self):
         """Send the settles waiting to ride; stop renewing leases (what this worker holds
         expires with them)."""
-        self._closed.set()
+        self.closed.set()
         self._riders_due.set()
         self.flush()
 
