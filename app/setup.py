@@ -201,6 +201,9 @@ def _limiter(app, redis_client, breaker, prefix):
     for name, mode in modes.items():
         if mode not in DOWN_MODES:
             raise ValueError(f"{name} must be one of {', '.join(DOWN_MODES)}, not {mode!r}")
+    if app.config["LIMIT_QUOTA_LEASE_REQUESTS"] < 0:
+        raise ValueError("LIMIT_QUOTA_LEASE_REQUESTS must be 0 (no quota leases) or more, not "
+                         f"{app.config['LIMIT_QUOTA_LEASE_REQUESTS']}")
     store = RedisStore(redis_client, prefix=lambda: f"{prefix()}:lim", breaker=breaker,
                        lease_seconds=app.config["LIMIT_LEASE_SECONDS"],
                        quota_lease_requests=app.config["LIMIT_QUOTA_LEASE_REQUESTS"])

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 import redis
+import requests
 
 from app.errors import RateLimited
 from app.gateway.breaker import Breaker
@@ -16,10 +17,11 @@ from app.gateway.limits import leases, redis_store
 from app.gateway.limits.limiter import Limiter
 from app.gateway.limits.memory_store import MemoryStore
 from app.gateway.limits.tickets import Scope, to_nano
-from tests.conftest import _clear_redis_limits
+from tests.conftest import _clear_redis_limits, create_key, serving
 
 REDIS_URL = os.environ.get("REDIS_URL")
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL: the store is Redis")
+HI = [{"role": "user", "content": "hi"}]
 ROOMY = Scope("key:1", rpm=100_000, tpm=10_000_000, max_parallel=10_000,
               max_budget_usd=Decimal("1000"), budget_period="daily")
 
@@ -271,3 +273,46 @@ def test_only_a_request_alone_in_its_worker_uses_a_lease():
         assert counters(store, ROOMY, again)[:3] == (5, 0, 0)
     finally:
         store.close()
+
+
+# --- through the gateway ------------------------------------------------------------------------
+
+def _requests_counted(app):
+    """The requests Redis counts this minute, over every key of the app's limiter."""
+    store = app.extensions["gateway"].limiter.store
+    return sum(int(store.client.get(key)) for key in store.client.scan_iter(
+        f"{store.prefix}:*:r:*"))
+
+
+def _chat(url, key):
+    return requests.post(f"{url}/v1/chat/completions",
+                         headers={"Authorization": f"Bearer {key}"},
+                         json={"model": "mock-echo", "messages": HI})
+
+
+def test_a_sequential_client_is_admitted_from_leases_on_two_instances(app_factory):
+    first, second = app_factory(), app_factory()
+    key = create_key(first, rpm=1000)
+    with serving(first) as url1, serving(second) as url2:
+        answers = [_chat((url1, url2)[n % 2], key) for n in range(10)]
+    assert [a.status_code for a in answers] == [200] * 10
+    on_first = [int(a.headers["x-ratelimit-remaining-requests"]) for a in answers[::2]]
+    assert on_first == sorted(on_first, reverse=True) and len(set(on_first)) == 5
+    assert _requests_counted(first) > 10  # each instance holds a lease's unused requests
+    for app in (first, second):
+        app.extensions["gateway"].limiter.flush()
+        app.extensions["gateway"].limiter.store.settles.wait()
+    assert _requests_counted(first) == 10
+
+
+def test_with_quota_leases_off_every_request_is_counted_as_it_comes(app_factory):
+    app = app_factory(LIMIT_QUOTA_LEASE_REQUESTS=0)
+    key = create_key(app, rpm=1000)
+    with serving(app) as url:
+        assert _chat(url, key).status_code == 200
+    assert _requests_counted(app) == 1
+
+
+def test_a_negative_quota_lease_size_is_refused_at_start(app_factory):
+    with pytest.raises(ValueError, match="LIMIT_QUOTA_LEASE_REQUESTS"):
+        app_factory(LIMIT_QUOTA_LEASE_REQUESTS=-1)

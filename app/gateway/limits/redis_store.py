@@ -2,7 +2,8 @@
 a request and one to settle it (lua.py). A roomy request's settle (one that cannot make anyone's
 next request find a scope full) waits up to RIDE_SECONDS for the worker's next admission and
 leaves in the same write; under gevent the admissions of one loop turn share a write too
-(admissions.py).
+(admissions.py). A request alone in its worker may be admitted from the worker's quota lease
+instead, with no round trip (leases.py).
 
 Parallel slots and budget reservations are leases: the worker holding them renews them every
 lease / 3 seconds (one script call for all of its requests), so a slot or reservation whose
@@ -220,8 +221,8 @@ class RedisStore:
             self.renew()
 
     def close(self):
-        """Send the settles waiting to ride; stop renewing leases (what this worker holds
-        expires with them)."""
+        """End the quota leases and send the settles waiting to ride; stop renewing slots and
+        reservations (what this worker still holds expires with them)."""
         self.closed.set()
         self._riders_due.set()
         self.flush()
