@@ -197,6 +197,14 @@ def admin_user(app):
         return user.id
 
 
+def clear_of_a_minute_boundary(seconds=8):
+    """Wait for the next minute when fewer than `seconds` are left of this one: counts of a
+    minute's window that rolls over mid-test start again from zero."""
+    left = 60 - time.time() % 60
+    if left < seconds:
+        time.sleep(left + 0.05)
+
+
 def create_key(app, email="dev@example.com", **kwargs):
     """Create a user (if needed) and a key; returns the secret."""
     with app.app_context():

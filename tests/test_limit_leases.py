@@ -17,13 +17,19 @@ from app.gateway.limits import leases, redis_store
 from app.gateway.limits.limiter import Limiter
 from app.gateway.limits.memory_store import MemoryStore
 from app.gateway.limits.tickets import Scope, to_nano
-from tests.conftest import _clear_redis_limits, create_key, serving
+from tests.conftest import _clear_redis_limits, clear_of_a_minute_boundary, create_key, serving
 
 REDIS_URL = os.environ.get("REDIS_URL")
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL: the store is Redis")
 HI = [{"role": "user", "content": "hi"}]
 ROOMY = Scope("key:1", rpm=100_000, tpm=10_000_000, max_parallel=10_000,
               max_budget_usd=Decimal("1000"), budget_period="daily")
+
+
+@pytest.fixture(autouse=True)
+def _one_minute():
+    """Every count here is of one minute's window."""
+    clear_of_a_minute_boundary()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
-from tests.conftest import create_key, gateway_config, logged, serving
+from tests.conftest import clear_of_a_minute_boundary, create_key, gateway_config, logged, serving
 from tests.tcp_proxy import TcpProxy
 
 REDIS_URL = os.environ.get("REDIS_URL")
@@ -109,7 +109,7 @@ def test_with_redis_down_limits_degrade_without_500s_or_waits(app_factory, upstr
     budgeted = create_key(app, "budget@example.com", max_budget_usd=10)
     free = create_key(app, "free@example.com")
     with serving(app) as base:
-        _clear_of_a_minute_boundary()  # the local rpm window is the wall-clock minute
+        clear_of_a_minute_boundary()  # the local rpm window is the wall-clock minute
         assert _post(base, rated).status_code == 200
         getattr(proxy, cut)()
         started = time.monotonic()
@@ -133,14 +133,6 @@ def test_with_redis_down_limits_degrade_without_500s_or_waits(app_factory, upstr
         assert _post(base, budgeted).status_code == 200  # Redis is back: budgets again
     breaker = app.extensions["gateway"].limiter.breaker
     assert not breaker.down and breaker.failures >= 1
-
-
-def _clear_of_a_minute_boundary(seconds=8):
-    """Wait for the next minute when fewer than `seconds` are left of this one: counts of a
-    minute's window that rolls over mid-test start again from zero."""
-    left = 60 - time.time() % 60
-    if left < seconds:
-        time.sleep(left + 0.05)
 
 
 def test_rate_limits_may_fail_closed_too(app_factory, upstream, proxy):
