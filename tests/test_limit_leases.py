@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from decimal import Decimal
+from urllib.parse import urlparse
 
 import pytest
 import redis
@@ -18,6 +19,7 @@ from app.gateway.limits.limiter import Limiter
 from app.gateway.limits.memory_store import MemoryStore
 from app.gateway.limits.tickets import Scope, to_nano
 from tests.conftest import _clear_redis_limits, clear_of_a_minute_boundary, create_key, serving
+from tests.tcp_proxy import TcpProxy
 
 REDIS_URL = os.environ.get("REDIS_URL")
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL: the store is Redis")
@@ -204,42 +206,53 @@ def test_a_lease_given_back_while_requests_run_keeps_their_slots_until_they_end(
     assert not store._held
 
 
-def test_what_a_lease_gives_back_during_an_outage_reaches_redis_after_it(stores):
+@pytest.fixture
+def cut_off():
+    """A limiter whose Redis is reached through a TCP proxy the test can cut, and a client
+    straight to Redis to read the counters."""
     _clear_redis_limits()
+    target = urlparse(REDIS_URL)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379).start()
+    client = redis.Redis.from_url(f"redis://127.0.0.1:{proxy.port}{target.path or '/0'}",
+                                  socket_timeout=0.5, socket_connect_timeout=0.5)
     breaker = Breaker(retry_seconds=0.05)
-    store = redis_store.RedisStore(redis.Redis.from_url(REDIS_URL), breaker=breaker)
+    store = redis_store.RedisStore(client, breaker=breaker)
     limiter = Limiter(store, lambda scope, start: Decimal(0), fallback=MemoryStore(),
-                      breaker=breaker, down_budgets="local")
-    try:
-        ticket = limiter.admit("r1", [ROOMY], 100, Decimal("0.01"))
-        breaker.failed(redis.ConnectionError("cut"))  # Redis is down
-        limiter.settle(ticket, 70, Decimal("0.004"))
-        store.flush()  # the lease's return waits in memory
-        assert store.settles.waiting == 1
-        assert counters(store, ROOMY, ticket)[2] == 32  # nothing given back yet
-        time.sleep(0.1)
-        store.renew()  # Redis answers again: what waited goes
-        assert store.settles.waiting == 0
-        assert counters(store, ROOMY, ticket) == (1, 70, 0, to_nano("0.004"), 0)
-    finally:
-        store.close()
+                      breaker=breaker, down_rate_limits="local", down_budgets="local")
+    yield proxy, limiter, redis_store.RedisStore(redis.Redis.from_url(REDIS_URL))
+    store.close()
+    proxy.stop()
 
 
-def test_a_lease_is_not_used_while_redis_is_down(stores):
-    _clear_redis_limits()
-    breaker = Breaker(retry_seconds=60)
-    store = redis_store.RedisStore(redis.Redis.from_url(REDIS_URL), breaker=breaker)
-    limiter = Limiter(store, lambda scope, start: Decimal(0), fallback=MemoryStore(),
-                      breaker=breaker, down_budgets="local")
-    try:
-        first = limiter.admit("r1", [ROOMY], 0, 0)
-        breaker.failed(redis.ConnectionError("cut"))
-        second = limiter.admit("r2", [ROOMY], 0, 0)
-        assert second.store is limiter.fallback  # the breaker decides, not the lease
-        limiter.settle(first, 0, 0)
-        limiter.settle(second, 0, 0)
-    finally:
-        store.close()
+def test_what_a_lease_gives_back_during_an_outage_reaches_redis_after_it(cut_off):
+    proxy, limiter, direct = cut_off
+    store = limiter.store
+    ticket = limiter.admit("r1", [ROOMY], 100, Decimal("0.01"))
+    assert isinstance(ticket.store, leases.Lease)
+    proxy.refuse()  # Redis is cut
+    limiter.settle(ticket, 70, Decimal("0.004"))
+    store.flush()  # the lease ends: what it gives back cannot reach Redis and waits
+    deadline = time.monotonic() + 5
+    while not store.settles.waiting and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert store.settles.waiting == 1
+    assert counters(direct, ROOMY, ticket)[2] == leases.MAX_UNITS  # nothing given back yet
+    proxy.forward()  # Redis is back
+    time.sleep(0.1)  # past the breaker's retry interval
+    store.renew()  # what waited is sent
+    assert store.settles.waiting == 0
+    assert counters(direct, ROOMY, ticket) == (1, 70, 0, to_nano("0.004"), 0)
+
+
+def test_a_lease_is_not_used_while_redis_is_down(cut_off):
+    proxy, limiter, _ = cut_off
+    first = limiter.admit("r1", [ROOMY], 0, 0)
+    limiter.settle(first, 0, 0)  # the worker is idle: its lease would admit the next request
+    proxy.refuse()
+    limiter.breaker.failed(redis.ConnectionError("cut"))  # as the next call to Redis would
+    second = limiter.admit("r2", [ROOMY], 0, 0)
+    assert second.store is limiter.fallback  # counted in memory, as the mode says
+    limiter.settle(second, 0, 0)
 
 
 def test_while_a_request_asks_for_a_lease_the_others_of_its_key_are_admitted_one_by_one(stores):
