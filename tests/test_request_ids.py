@@ -46,7 +46,9 @@ def test_two_callers_sending_the_same_request_id_each_get_their_own_rows(app):
 
 
 def test_requests_sharing_a_client_id_each_take_a_parallel_slot(app_factory, upstream):
-    app = app_factory(GATEWAY_CONFIG=_slow_config(upstream))
+    # 2 s upstream: all 20 requests arrive while the first three hold their slots, even on a
+    # loaded machine (with 0.4 s, CI once saw six admitted: later arrivals found slots free)
+    app = app_factory(GATEWAY_CONFIG=_slow_config(upstream, latency_ms=2000))
     key = create_key(app, max_parallel=3)
     with serving(app) as base, ThreadPoolExecutor(max_workers=20) as pool:
         def call(_):
