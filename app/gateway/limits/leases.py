@@ -49,7 +49,7 @@ class Lease:
         self.taken = 1  # the request that asked for it
         self.tokens = [tokens - ask.tokens for ask, (tokens, _) in zip(asks, grants, strict=True)]
         self.budget = [nano - ask.reserve for ask, (_, nano) in zip(asks, grants, strict=True)]
-        self.base = [(r, t, b) for r, t, b in remaining]  # Redis's figures after the grant
+        self.base = list(remaining)  # Redis's figures after the grant
         now = time.monotonic()
         self.minute_ends = time.time() + reset_seconds
         self.ends = now + min(LIFE_SECONDS, reset_seconds)

@@ -169,7 +169,7 @@ return 1
 
 # What a worker gives back of a lease (leases.py): once when it ends (what no request took, and
 # what the finished ones did not use) and once more after its last request settles, if requests
-# were still running. ARGV: lease id, return number, minute, number of asks, then 6 values per
+# were still running. ARGV: lease id, return number, minute, number of asks, then 7 values per
 # ask: prefix, requests back, tokens back or 'x', 1/0 parallel, period id or '', reservation
 # kept (nano; 0 drops it), spent (nano); then the parallel slots to free. Applied once, as
 # RELEASE (a marker per lease and return number).
