@@ -367,3 +367,25 @@ def test_a_batch_larger_than_one_statement_is_written_whole(app):
         request_logs.insert_batch(rows)
         request_logs.insert_batch(rows[-60:])  # again: already written, skipped
     assert tuple(_count(app, key_id)) == (len(rows), len(rows))
+
+
+def test_every_value_of_a_batch_row_is_stored_exactly(app):
+    """The batch insert (PostgreSQL: one JSON document a page) keeps every column's value as
+    given: quotes, backslashes and non-ASCII text, a price to the column's last digit,
+    microseconds, booleans and the attempts' JSON with text that is not plain ASCII."""
+    key_id = _key_id(app, create_key(app))
+    attempts = [{"provider": "mock", "status": 429, "error": 'quota "x" \\ é 🦙 \u2028',
+                 "latency_ms": 12.5, "nested": {"list": [1, None, True]}}]
+    given = log_row("exact-1", api_key_id=key_id, stream=True, model="mo'del \"q\" \\ ü 🦙",
+                    error_message="line\nbreak\ttab", cost_usd=Decimal("0.0000012345"),
+                    input_tokens=2**31 - 1, time_to_first_token_ms=0, attempts=attempts,
+                    created_at=datetime(2026, 12, 3, 11, 22, 33, 456789))
+    with app.app_context():
+        assert request_logs.insert_batch([given, log_row("exact-2", api_key_id=key_id)]) == []
+        stored = request_logs.by_request_id("exact-1")
+        assert (stored.stream, stored.model, stored.error_message, stored.cost_usd,
+                stored.input_tokens, stored.time_to_first_token_ms, stored.attempts,
+                stored.created_at) == (True, given["model"], "line\nbreak\ttab",
+                                       Decimal("0.0000012345"), 2**31 - 1, 0, attempts,
+                                       given["created_at"])
+        assert request_logs.by_request_id("exact-2").stream is False
