@@ -1,9 +1,10 @@
 """The register_* steps of create_app()."""
 import contextlib
-import functools
 import logging
 import os
 import re
+import threading
+import time
 import uuid
 
 from flask import g, request
@@ -230,16 +231,40 @@ def _redis_key_prefix(app):
     if configured:
         return lambda: configured
 
-    @functools.cache
-    def prefix():
+    return _InstallationPrefix(app)
+
+
+class _InstallationPrefix:
+    """gw:<installation id>, read from the database by one request for all: a new worker's
+    first requests come together. Those that waited for a read that failed get its error
+    rather than each trying again in turn (a database that does not answer would make the
+    last of them wait for every try before its own)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.value = None
+        self.failure = (float("-inf"), "")  # when the last read failed, and why
+        self.reading = threading.Lock()
+
+    def __call__(self):
+        if self.value is None:
+            asked = time.monotonic()
+            with self.reading:
+                failed_at, why = self.failure
+                if self.value is None and failed_at >= asked:
+                    raise RedisConnectionError(why)
+                if self.value is None:
+                    self.value = self._read()
+        return self.value
+
+    def _read(self):
         try:
-            with app.app_context():
+            with self.app.app_context():
                 return f"gw:{settings.installation_id()[:16]}"
         except Exception as exc:
-            raise RedisConnectionError("the Redis key prefix (the database's installation "
-                                       f"id) could not be read: {exc}") from exc
-
-    return prefix
+            why = f"the Redis key prefix (the database's installation id) could not be read: {exc}"
+            self.failure = (time.monotonic(), why)
+            raise RedisConnectionError(why) from exc
 
 
 def register_swagger(app):

@@ -214,3 +214,58 @@ def test_the_redis_key_prefix_is_a_setting(app_factory, redis_client):
                                                                 "messages": HI},
                                   headers={"Authorization": f"Bearer {key}"}).status_code == 200
     assert list(redis_client.scan_iter("gw:custom-test:lim:*"))
+
+
+def test_a_workers_first_requests_read_the_installation_id_once(app_factory, monkeypatch):
+    """The key prefix comes from the database's installation id: requests arriving together at
+    a new worker wait for one read instead of each taking a database connection for it."""
+    from app.repositories import settings
+
+    reads = []
+
+    def slow_installation_id():
+        reads.append(1)
+        time.sleep(0.3)
+        return "0123456789abcdefXYZ"
+
+    app = app_factory()
+    monkeypatch.setattr(settings, "installation_id", slow_installation_id)
+    store = app.extensions["gateway"].limiter.store
+    with ThreadPoolExecutor(8) as pool:
+        prefixes = list(pool.map(lambda _: store.prefix, range(8)))
+    assert prefixes == ["gw:0123456789abcdef:lim"] * 8
+    assert len(reads) == 1
+
+
+def test_requests_waiting_for_a_failed_installation_id_read_share_its_error(app_factory,
+                                                                            monkeypatch):
+    """With the database not answering, the requests that waited for the one read fail with it
+    (their limits then degrade as while Redis is down); the next request reads again."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from app.repositories import settings
+
+    reads = []
+
+    def failing_installation_id():
+        reads.append(1)
+        time.sleep(0.3)
+        raise TimeoutError("database timed out")
+
+    app = app_factory()
+    monkeypatch.setattr(settings, "installation_id", failing_installation_id)
+    store = app.extensions["gateway"].limiter.store
+
+    def prefix(_):
+        try:
+            return store.prefix
+        except RedisConnectionError as error:
+            return str(error)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(prefix, range(8)))
+    assert len(reads) == 1
+    assert answers == ["the Redis key prefix (the database's installation id) could not be "
+                       "read: database timed out"] * 8
+    monkeypatch.setattr(settings, "installation_id", lambda: "fedcba9876543210")
+    assert store.prefix == "gw:fedcba9876543210:lim"
