@@ -6,8 +6,8 @@ A translated answer is built on a *shell*: the response object with the request'
 through the Chat Completions pivot (translate_response.py makes a Chat answer of an Anthropic
 one); streams are built event by event (stream_to_responses.py) with the same item shapes.
 """
+import secrets
 import time
-import uuid
 
 from . import compaction
 from .reasoning_carry import thinking_in_encrypted_content
@@ -15,7 +15,7 @@ from .translate_blocks import dicts, obj, text_of
 
 
 def new_id(prefix):
-    return f"{prefix}_{uuid.uuid4().hex}"
+    return f"{prefix}_{secrets.token_hex(16)}"
 
 
 def response_shell(body, model, stored=False, response_id=None):

@@ -16,8 +16,8 @@ should even that fail, the gateway serves as if every deployment were healthy.
 """
 import itertools
 import logging
+import secrets
 import threading
-import uuid
 from dataclasses import dataclass
 
 from .health_stores import Check, Outcome
@@ -95,7 +95,7 @@ class Health:
                 outcome, key_event = None, None
         provider, deployment = route.provider, route.deployment
         report = Outcome(deployment=deployment.id, outcome=outcome, circuit=circuit,
-                         probe=gate.probe, member=uuid.uuid4().hex, provider=provider.name,
+                         probe=gate.probe, member=secrets.token_hex(16), provider=provider.name,
                          key=gate.key, key_event=key_event, key_wait=key_wait,
                          ladder=self.resilience.rate_limit_cooldowns,
                          auth_seconds=self.resilience.auth_cooldown_seconds,
