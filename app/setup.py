@@ -250,10 +250,10 @@ class _InstallationPrefix:
         if self.value is None:
             asked = time.monotonic()
             with self.reading:
-                failed_at, why = self.failure
-                if self.value is None and failed_at >= asked:
-                    raise RedisConnectionError(why)
                 if self.value is None:
+                    failed_at, why = self.failure
+                    if failed_at >= asked:  # the read this request waited for failed
+                        raise RedisConnectionError(why)
                     self.value = self._read()
         return self.value
 
