@@ -16,14 +16,14 @@ token (signature against the provider's JWKS, issuer, audience, expiry, nonce); 
 - opens a session holding the user's id (session.py): the admin API takes it as that user.
 
 Logging out of such a session also ends the provider's when it has an end_session_endpoint.
+
+Authlib (with requests and joserfc, ~15 MB of a worker's memory) is imported only when single
+sign-on is configured.
 """
+import functools
 import logging
 
-import requests
-from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.flask_client import OAuth
 from flask import current_app, redirect, render_template, request, session, url_for
-from joserfc.errors import JoseError
 
 from ..errors import InvalidRequest
 from ..repositories import users as user_repo
@@ -33,7 +33,16 @@ from .views import _safe_next, bp
 log = logging.getLogger(__name__)
 NAME = "sso"
 NEXT = "oidc_next"  # where to go after the callback, kept in the session meanwhile
-FAILURES = (AuthlibBaseError, JoseError, requests.RequestException, ValueError, KeyError,
+
+
+@functools.cache
+def failures():
+    """What a call to the provider may raise: the provider or its answer is at fault."""
+    import requests
+    from authlib.common.errors import AuthlibBaseError
+    from joserfc.errors import JoseError
+
+    return (AuthlibBaseError, JoseError, requests.RequestException, ValueError, KeyError,
             RuntimeError)
 
 
@@ -58,6 +67,8 @@ def _configure(state):
     client_id = (app.config.get("OIDC_CLIENT_ID") or "").strip()
     if not issuer or not client_id:
         return
+    from authlib.integrations.flask_client import OAuth
+
     oauth = OAuth(app)
     oauth.register(
         NAME, client_id=client_id, client_secret=app.config.get("OIDC_CLIENT_SECRET") or None,
@@ -102,7 +113,7 @@ def oidc_login():
     try:
         return client.authorize_redirect(_settings(current_app)["redirect_uri"]
                                          or url_for(".oidc_callback", _external=True))
-    except FAILURES as exc:
+    except failures() as exc:
         log.warning("single sign-on: the identity provider cannot be reached: %s", exc)
         return _failed("The identity provider cannot be reached; try again later.", 502)
 
@@ -113,7 +124,7 @@ def oidc_callback():
     target = _safe_next(session.pop(NEXT, None))
     try:
         token = client.authorize_access_token()
-    except FAILURES as exc:
+    except failures() as exc:
         log.warning("single sign-on failed: %s: %s", type(exc).__name__, exc)
         return _failed(f"Single sign-on failed: {_describe(exc)}", 400)
     if "userinfo" not in token:  # no verified ID token: never trust the rest
@@ -127,6 +138,8 @@ def oidc_callback():
 
 
 def _describe(exc):
+    from authlib.common.errors import AuthlibBaseError
+
     if isinstance(exc, AuthlibBaseError):
         if exc.error == "mismatching_state":
             return "the login request is unknown or expired (state mismatch); start again."
@@ -143,7 +156,7 @@ def _claims(client, token):
     if missing and client.load_server_metadata().get("userinfo_endpoint"):
         try:
             extra = dict(client.userinfo(token=token))
-        except FAILURES as exc:
+        except failures() as exc:
             log.warning("single sign-on: userinfo failed: %s", exc)
             extra = {}
         if extra.get("sub") == claims.get("sub"):
@@ -211,7 +224,7 @@ def logout_url(post_logout_url):
     client = settings["client"]
     try:
         endpoint = client.load_server_metadata().get("end_session_endpoint")
-    except FAILURES:
+    except failures():
         return None
     if not endpoint:
         return None
