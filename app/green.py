@@ -6,8 +6,13 @@ cooperative poll makes each of those a trip through the event loop: ~7 % of a wo
 the benchmark. A zero timeout never blocks, so, once gevent has patched the standard library,
 those modules get a poll whose poll(0) is the native one; other timeouts still wait
 cooperatively.
+
+gunicorn.conf.py loads this module by its path: it imports nothing of the app, so the
+benchmark's floor (bench/floor_app.py, under the same gunicorn.conf.py) gets this adjustment
+without loading the gateway.
 """
 import select
+import sys
 from importlib import import_module
 from types import SimpleNamespace
 
@@ -15,7 +20,8 @@ from gevent.monkey import get_original
 
 native_poll = get_original("select", "poll")
 
-# Modules whose `select` is replaced; each only uses it for readiness checks.
+# Modules whose `select` is replaced, when their package is in use; each only uses it for
+# readiness checks.
 POLLING_MODULES = ("httpcore2._utils", "redis._parsers.hiredis")
 
 
@@ -46,4 +52,5 @@ def use_native_zero_timeout_poll():
     ZeroTimeoutNativePoll.cooperative_poll = staticmethod(select.poll)
     namespace = SimpleNamespace(**{**vars(select), "poll": ZeroTimeoutNativePoll})
     for name in POLLING_MODULES:
-        import_module(name).select = namespace
+        if name.partition(".")[0] in sys.modules:
+            import_module(name).select = namespace

@@ -6,15 +6,27 @@ mock upstream, and hands the answer back untouched: no key check, limits, budget
 retries, accounting or request log. The gateway cannot be faster than this; the distance between
 the two is what the gateway's own work costs.
 
+Its memory is the stack's: it loads, and never uses, the libraries of the fixed stack that every
+gateway worker loads (Flask-SQLAlchemy with SQLAlchemy, psycopg2, Flasgger, Flask-CORS) and
+redis-py, the client of the Redis that production runs on. Together they are ~30 MB of a worker's
+memory, which the gateway cannot do without and which is not its own work. It loads nothing of
+the gateway: peak RSS per worker over the floor's (target 5) is the gateway's code, caches and
+per-request state.
+
     BENCH_UPSTREAM=http://127.0.0.1:18080 gunicorn -c gunicorn.conf.py --pythonpath bench \
         floor_app:app
 """
 import os
 
 import anthropic
+import flasgger  # noqa: F401  (the stack's memory, above)
+import flask_cors  # noqa: F401
+import flask_sqlalchemy  # noqa: F401
 import httpx2
 import openai
 import orjson
+import psycopg2  # noqa: F401
+import redis  # noqa: F401
 from flask import Flask, Response, request
 
 UPSTREAM = os.environ.get("BENCH_UPSTREAM", "http://127.0.0.1:18080")

@@ -2,6 +2,9 @@
 longer wait stays cooperative. Run in a subprocess, since gevent must patch a fresh interpreter."""
 import subprocess
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SCRIPT = r"""
 from gevent import monkey
@@ -43,3 +46,33 @@ def test_zero_timeout_poll_is_native_and_waits_stay_cooperative():
                             timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+FLOOR_WORKER = r"""
+from gevent import monkey
+monkey.patch_all()
+import runpy, sys, types
+import httpcore2._utils
+sys.path.insert(0, "bench")
+import floor_app
+
+config = runpy.run_path("gunicorn.conf.py")
+worker = types.SimpleNamespace(wsgi=floor_app.app, handle_exit=lambda sig, frame: None)
+config["post_worker_init"](worker)
+assert type(httpcore2._utils.select.poll).__name__ == "type"
+assert httpcore2._utils.select.poll.__name__ == "ZeroTimeoutNativePoll"
+loaded = sorted(name for name in sys.modules
+                if name.partition(".")[0] in ("app", "authlib", "alembic"))
+print(loaded)
+"""
+
+
+def test_a_worker_of_the_benchmark_floor_gets_the_native_poll_without_loading_the_gateway():
+    """The floor (bench/floor_app.py) is served by gunicorn.conf.py too: its post_worker_init
+    must not import the app, whose modules and libraries would count in the floor's memory as
+    if the stack needed them."""
+    result = subprocess.run([sys.executable, "-c", FLOOR_WORKER], capture_output=True,
+                            text=True, timeout=60, cwd=ROOT,
+                            env={"GUNICORN_WORKER_CLASS": "gevent", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
