@@ -244,3 +244,18 @@ def test_an_overloaded_upstream_stays_an_overload_on_both_surfaces(app, live_ser
                                              messages=[{"role": "user", "content": "hi"}])
         assert info.value.status_code == 529
         assert info.value.body["error"]["type"] == "overloaded_error"
+
+
+
+@pytest.mark.parametrize("model", ["gpt-test", "claude-test", "resp-test"])
+def test_streams_one_after_another_reuse_the_upstream_connection(openai_client, upstream, model):
+    """The pipeline stops reading a vendor's stream at its end event ([DONE], message_stop,
+    response.completed); the body's last chunk is still read, so the next stream to the vendor
+    goes on the same connection, with no new TCP and TLS handshake per stream."""
+    for _ in range(3):
+        chunks = list(openai_client.chat.completions.create(
+            model=model, messages=HI, stream=True, stream_options={"include_usage": True}))
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert text == "hello there gateway"
+    assert len(upstream.requests) == 3
+    assert len({r.conn_id for r in upstream.requests}) == 1

@@ -283,3 +283,49 @@ def test_every_sdk_client_sends_through_the_gateways_transport(openai_handler, a
         assert transport._pool._max_connections == POOL_LIMITS.max_connections
         assert transport._pool._max_keepalive_connections == POOL_LIMITS.max_keepalive_connections
         assert transport._pool._keepalive_expiry == POOL_LIMITS.keepalive_expiry
+
+
+def _read_to(stream, last):
+    """A stream's events up to the one whose data (or event name) is `last`, as the pipeline's
+    readers stop there; then the stream is closed as the pipeline closes it."""
+    for event in stream:
+        if last in (event.data, event.event):
+            break
+    stream.close()
+
+
+def test_a_stream_read_to_its_end_leaves_its_connection_to_the_next_request(openai_handler,
+                                                                           anthropic_handler,
+                                                                           upstream):
+    """Readers stop at [DONE] (OpenAI) or message_stop (Anthropic), before the body's last
+    chunk: it is read before the answer is closed, so the connection goes back to the pool
+    instead of being closed (and the next stream opening a new one)."""
+    upstream.script(*[Stream(openai_chunks("a b c")) for _ in range(4)],
+                    *[Stream(anthropic_events("a b c")) for _ in range(3)])
+    for _ in range(4):  # two provider keys, one client and connection each
+        _read_to(openai_handler.chat({**CHAT, "stream": True}, stream=True), b"[DONE]")
+    for _ in range(3):
+        _read_to(anthropic_handler.chat({**MESSAGES, "stream": True}, stream=True),
+                 "message_stop")
+    openai_calls, anthropic_calls = upstream.requests[:4], upstream.requests[4:]
+    assert [r.conn_id for r in openai_calls] == [openai_calls[0].conn_id,
+                                                 openai_calls[1].conn_id] * 2
+    assert len({r.conn_id for r in anthropic_calls}) == 1
+    openai_handler.chat(CHAT, stream=False)
+    assert upstream.last().conn_id == openai_calls[0].conn_id
+
+
+@pytest.mark.parametrize("script", [
+    Stream(openai_chunks("word " * 20), chunk_delay=0.5),  # a slow answer: the time bound
+    Stream(openai_chunks("word " * 3000)),  # a long one, all sent at once: the byte bound
+])
+def test_a_stream_left_mid_answer_is_closed_within_the_drain_bounds(openai_handler, upstream,
+                                                                    script):
+    upstream.script(script)
+    stream = openai_handler.chat({**CHAT, "stream": True}, stream=True)
+    next(iter(stream))
+    started = time.monotonic()
+    stream.close()
+    assert time.monotonic() - started < 0.4
+    openai_handler.chat(CHAT, stream=False)  # the key's next request: another connection
+    assert upstream.requests[0].conn_id != upstream.last().conn_id

@@ -23,7 +23,7 @@ from ..errors import UpstreamError, UpstreamTimeout
 from ..formats.sse import iter_events
 from .base import DEFAULT_CALL, UpstreamResponse, UpstreamStream, VendorHandler
 from .errors import from_sdk_error
-from .transport import Transport
+from .transport import Transport, reads_within
 
 # Every request's: the body is sent as bytes, the answer comes back as the raw HTTP response.
 RAW_STREAM = {"X-Stainless-Raw-Response": "stream", "Content-Type": "application/json"}
@@ -48,10 +48,32 @@ SHARD_LOAD = 64
 POOL_LIMITS = httpx2.Limits(max_connections=1024, max_keepalive_connections=256,
                             keepalive_expiry=30)
 
+# When a stream's reader stops (at OpenAI's [DONE], Anthropic's message_stop, or because its client
+# left), what is left of the answer is read before it is closed: normally only the body's last
+# chunk, and then the connection goes back to the pool. Closed unread, it was closed, and the next
+# stream opened a new one (a TCP and TLS handshake each). A stream left mid-answer is closed after
+# at most DRAIN_BYTES or DRAIN_SECONDS more of it.
+DRAIN_SECONDS = 0.05
+DRAIN_BYTES = 16384
+
 # A body at least this large goes to httpx as a one-item iterator (with its Content-Length), not
 # as bytes: httpx keeps bytes on its request until the answer is over (a stream's: minutes), an
 # iterator's item only until it is sent; only the parsed body stays, for another attempt.
 ONE_SHOT_BYTES = 1024 * 1024
+
+
+def drain(body):
+    """Read what is left of a stream's body (its byte iterator) within DRAIN_BYTES and
+    DRAIN_SECONDS; past either, or on any failure, the connection is closed with the answer."""
+    left = DRAIN_BYTES
+    with reads_within(DRAIN_SECONDS):
+        try:
+            for chunk in body:
+                left -= len(chunk)
+                if left < 0:
+                    return
+        except Exception:  # noqa: BLE001 - a read error, the time is up, a reader inside it
+            return
 
 
 @functools.cache
@@ -175,12 +197,14 @@ class SDKHandler(VendorHandler):
             timeouts = response.request.extensions.get("timeout")
             if isinstance(timeouts, dict):
                 timeouts["read"] = self.provider.idle_timeout
+            body = response.iter_bytes()
 
             def close():
+                drain(body)
                 response.close()
                 lease.close()
 
-            return UpstreamStream(self._events(response, close), close)
+            return UpstreamStream(self._events(body, close), close)
         try:
             content = response.read()
         except Exception as exc:
@@ -195,9 +219,9 @@ class SDKHandler(VendorHandler):
                                 code="upstream_bad_response") from None
         return UpstreamResponse(body=content, data=data, status=response.status_code)
 
-    def _events(self, response, close):
+    def _events(self, body, close):
         try:
-            yield from iter_events(response.iter_bytes())
+            yield from iter_events(body)
         except Exception as exc:
             raise self.map_error(exc) from exc
         finally:

@@ -11,6 +11,8 @@ Everything else (TLS, timeouts, limits, keep-alive expiry, errors) is httpx's.
 While the pipeline awaits a stream's next frame (silence.py), a read waits in slices of the
 keep-alive interval and pings the client after each silent one; its own timeout still holds.
 """
+import contextlib
+import contextvars
 import socket
 import time
 
@@ -29,6 +31,19 @@ KEEPALIVE = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, True)] + [
 
 
 MIN_WAIT = 0.001  # a read's last slice: a zero timeout would make the socket non-blocking
+_READ_DEADLINE = contextvars.ContextVar("gateway_upstream_read_deadline", default=None)
+
+
+@contextlib.contextmanager
+def reads_within(seconds):
+    """Every upstream read in this block gives up (httpcore2.ReadTimeout) `seconds` after its
+    start, whatever its request's read timeout: httpcore fixes that one when a body's reading
+    begins."""
+    token = _READ_DEADLINE.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _READ_DEADLINE.reset(token)
 
 
 class _ProbedOnReuse(httpcore2.NetworkStream):
@@ -41,6 +56,12 @@ class _ProbedOnReuse(httpcore2.NetworkStream):
 
     def read(self, max_bytes, timeout=None):
         self._reused = True
+        cap = _READ_DEADLINE.get()
+        if cap is not None:
+            left = cap - time.monotonic()
+            if left <= 0:
+                raise httpcore2.ReadTimeout("the read's time is up")
+            timeout = left if timeout is None else min(timeout, left)
         watch = silence.current()
         if watch is None:
             return self._stream.read(max_bytes, timeout)
