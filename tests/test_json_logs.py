@@ -145,6 +145,53 @@ def test_other_records_keep_their_extra_fields_and_tracebacks_stay_on_one_line()
         formatter("yaml")
 
 
+DIRECT_LINE_CHECK = """
+import io, json, logging
+from decimal import Decimal
+from app.observability import logs
+
+class Record:
+    key_prefix = "sk-gw-Ab3dEf"
+
+row = {"request_id": "req_1", "client_request_id": "c-1", "surface": "openai",
+       "endpoint": "chat", "api_key_id": 3, "user_id": 4, "project_id": None, "model": "m",
+       "provider": "p", "upstream_model": "u", "stream": True, "status_code": 429,
+       "error_type": "rpm_limit_exceeded", "error_message": "slow down", "input_tokens": 12,
+       "output_tokens": 8, "cached_tokens": 0, "cost_usd": Decimal("0.0000066"),
+       "latency_ms": 2, "time_to_first_token_ms": 1, "attempts": [{}]}
+made = []
+factory = logging.getLogRecordFactory()
+logging.setLogRecordFactory(lambda *args, **kwargs: made.append(1) or factory(*args, **kwargs))
+logs.configure("INFO", "json")
+[handler] = logging.getLogger().handlers
+handler.setStream(direct := io.StringIO())
+access = logs.AccessLog()
+access.request_finished(row, Record)
+assert made == [], "a record was made"
+through_logging = io.StringIO()
+handler.addFilter(lambda record: True)  # a filter on the way: the line goes through logging
+handler.setStream(through_logging)
+access.request_finished(row, Record)
+assert made == [1]
+print(json.dumps([direct.getvalue(), through_logging.getvalue()]))
+"""
+
+
+def test_the_access_line_written_directly_is_the_one_logging_would_write():
+    """With configure()'s JSON handler alone on the way, the access line skips logging's record
+    (app/observability/logs.py): it must be the line the formatter makes, field for field."""
+    done = subprocess.run([sys.executable, "-c", DIRECT_LINE_CHECK], cwd=ROOT,
+                          capture_output=True, timeout=60, text=True)
+    assert done.returncode == 0, done.stderr
+    direct, through_logging = json.loads(done.stdout)
+    assert direct.endswith("\n") and direct.count("\n") == 1
+    direct, through_logging = json.loads(direct), json.loads(through_logging)
+    assert set(direct) == ACCESS_FIELDS and direct["pid"] == through_logging["pid"]
+    assert direct.pop("time")[:16] == through_logging.pop("time")[:16]
+    assert list(direct.items()) == list(through_logging.items())
+    assert direct["status"] == 429 and direct["cost_usd"] == 0.0000066
+
+
 def test_key_like_tokens_in_an_error_message_are_cut_to_their_prefix():
     fake_key = "sk-proj-" + "abcdefghijklmnopqrstuvwxyz" + "0123"  # built, not a literal key
     message = redact(f"Incorrect API key provided: {fake_key}.")
