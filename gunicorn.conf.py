@@ -225,12 +225,15 @@ def worker_exit(server, worker):
     """Every way out but SIGKILL (SIGTERM once in-flight requests are done, SIGINT/SIGQUIT,
     SIGABRT) ends here, in the worker: write every queued request log to the database, or to the
     spool if the database is down or too slow for the time left; send the batched health
-    outcomes and the limit settles waiting to ride with an admission."""
+    outcomes, the limit settles waiting to ride with an admission and the metrics' tally."""
     gateway = _gateway(worker)
     if gateway is None:
         return
     gateway.health.flush()
     gateway.limiter.flush()
+    metrics = worker.wsgi.extensions.get("metrics")
+    if metrics:  # the tally of the last requests, into this worker's metrics files
+        metrics["sampler"].sample()
     writer = gateway.log_writer
     left = float(graceful_timeout)
     if getattr(worker, "shutdown_started", None) is not None:

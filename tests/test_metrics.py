@@ -2,6 +2,7 @@
 from the scrape itself; the bearer-token setting; and, under real gunicorn with two workers,
 one scrape that sums what both workers served."""
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.gateway.routing.health_stores import Outcome
+from app.observability.metrics import SAMPLE_SECONDS
 from tests.conftest import create_key
 from tests.gunicorn_runner import GunicornRunner
 from tests.mock_upstream import Reply
@@ -183,6 +185,17 @@ def _served_per_worker(directory):
     return counts
 
 
+def _counted(directory, total, seconds=3 * SAMPLE_SECONDS):
+    """_served_per_worker once the files hold `total` requests: each worker writes its tally
+    every SAMPLE_SECONDS."""
+    deadline = time.monotonic() + seconds
+    while True:
+        per_worker = _served_per_worker(directory)
+        if sum(per_worker.values()) >= total or time.monotonic() > deadline:
+            return per_worker
+        time.sleep(0.1)
+
+
 def test_one_scrape_sums_two_gunicorn_workers(app, upstream, tmp_path):
     metrics_dir = tmp_path / "prometheus"
     runner = GunicornRunner(upstream, tmp_path, chunk_delay_ms=0)
@@ -201,9 +214,9 @@ def test_one_scrape_sums_two_gunicorn_workers(app, upstream, tmp_path):
                 statuses = list(pool.map(post, range(16)))
                 assert statuses == [200] * 16
                 sent += 16
-                if len(_served_per_worker(metrics_dir)) >= 2:
+                per_worker = _counted(metrics_dir, sent)
+                if len(per_worker) >= 2 and all(per_worker.values()):
                     break
-        per_worker = _served_per_worker(metrics_dir)
         assert len(per_worker) == 2 and all(per_worker.values()), per_worker
         assert sum(per_worker.values()) == sent
         samples = scrape_url(url)
@@ -211,6 +224,56 @@ def test_one_scrape_sums_two_gunicorn_workers(app, upstream, tmp_path):
         assert value(samples, "gateway_requests_in_flight") == 0
     finally:
         runner.stop()
+
+
+EXIT_CHECK = """
+import json, runpy, sys
+from pathlib import Path
+from prometheus_client.mmap_dict import MmapedDict
+from app import create_app
+from app.extensions import db
+
+def counted():
+    total = 0
+    for path in Path(sys.argv[2]).glob("counter_*.db"):
+        for key, number, _, _ in MmapedDict.read_all_values_from_file(str(path)):
+            total += number if json.loads(key)[1] == "gateway_requests_total" else 0
+    return total
+
+ns = runpy.run_path(sys.argv[1])
+app = create_app()
+with app.app_context():
+    db.create_all()
+client = app.test_client()
+for _ in range(3):
+    assert client.post("/v1/chat/completions", json={"model": "gpt-test"}).status_code == 401
+before = counted()
+class Worker:
+    wsgi = app
+ns["worker_exit"](None, Worker())
+print(json.dumps([before, counted()]))
+"""
+
+
+def test_a_worker_writes_its_tally_when_it_exits(tmp_path):
+    """gunicorn.conf.py's worker_exit writes what the worker's tally holds (the sampler thread,
+    which is not started here, would write it within SAMPLE_SECONDS)."""
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "gateway.yaml"
+    config.write_text("providers:\n  mock: {vendor: mock}\nmodels:\n"
+                      "  - {name: gpt-test, deployments: [{provider: mock, model: gpt-test}]}\n")
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "REDIS_URL": "",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.db'}", "LOG_LEVEL": "WARNING",
+           "GATEWAY_CONFIG": str(config), "LOG_SPOOL_DIR": str(tmp_path / "spool")}
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", EXIT_CHECK, str(root / "gunicorn.conf.py"),
+                           str(tmp_path / "metrics")], env=env, cwd=root, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == [0, 3]
 
 
 def scrape_url(url):
@@ -268,3 +331,39 @@ def test_increments_take_the_remembered_pid_not_a_system_call(tmp_path):
                           timeout=60, cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "counter_424242.db").exists()
+
+
+def test_the_tally_writes_what_each_increment_and_observation_would_have():
+    """Tally (app/observability/tally.py) sums a worker's increments and writes them at once,
+    into prometheus-client's own sum and buckets of a histogram: the exposition must be the one
+    observing each value would give, values on a bucket's bound and above the last one too."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+    from app.observability.tally import Tally
+
+    bounds = (0.1, 1.0, 5.0)
+    values = [0.05, 0.1, 0.1000001, 1.0, 4.9, 5.0, 7.5, 300.0, 0.0]
+    exposed = []
+    for batched in (False, True):
+        registry = CollectorRegistry()
+        seconds = Histogram("t_seconds", "t", ["m"], buckets=bounds, registry=registry)
+        count = Counter("t_requests", "t", ["m"], registry=registry)
+        tally = Tally()
+        for number, amount in enumerate(values):
+            if batched:
+                tally.add([(count.labels("a"), 1), (count.labels("b"), number)],
+                          [(seconds.labels("a"), bounds, amount)])
+            else:
+                count.labels("a").inc()
+                count.labels("b").inc(number)
+                seconds.labels("a").observe(amount)
+        if batched:
+            assert b"t_requests_total{m=\"a\"} 9.0" not in generate_latest(registry)
+            tally.flush()
+            tally.flush()  # nothing twice
+        exposed.append([line for line in generate_latest(registry).decode().splitlines()
+                        if not line.startswith("t_requests_created")
+                        and not line.startswith("t_seconds_created")])
+    assert exposed[0] == exposed[1]
+    assert 't_seconds_bucket{le="0.1",m="a"} 3.0' in exposed[1]
+    assert 't_seconds_bucket{le="+Inf",m="a"} 9.0' in exposed[1]

@@ -5,9 +5,10 @@ values to files in PROMETHEUS_MULTIPROC_DIR (set by gunicorn.conf.py before any 
 this), and a scrape served by any worker sums every worker's (multiprocess mode); in a single
 process (flask run, the tests) the default registry is read.
 
-The hot path stays cheap: a few in-memory increments per request, labels only from bounded
-sets (surfaces, the configured model and provider names, status codes, the gateway's own error
-codes), never a raw client string. What lives elsewhere is read, not pushed:
+The hot path stays cheap: a request's increments are summed in memory (tally.py) and written
+to prometheus-client every SAMPLE_SECONDS, before a scrape and when a worker exits; labels only
+from bounded sets (surfaces, the configured model and provider names, status codes, the
+gateway's own error codes), never a raw client string. What lives elsewhere is read, not pushed:
 - per worker (log-writer queue and spool, dead letters, Redis and database errors): copied into
   metrics every SAMPLE_SECONDS by a thread gunicorn.conf.py starts in each worker, and by the
   worker serving the scrape at that moment;
@@ -37,6 +38,7 @@ from prometheus_client import (  # noqa: E402
 from prometheus_client import values as prometheus_values  # noqa: E402
 
 from .health_gauges import HealthCollector  # noqa: E402
+from .tally import Tally  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -116,59 +118,64 @@ def _child(metric, *values):
 
 
 class MetricsObserver:
-    """The pipeline's observer (app/observability/__init__.py): counts each request."""
+    """The pipeline's observer (app/observability/__init__.py): counts each request, in the
+    tally (written to the metrics by Sampler.sample)."""
 
-    def __init__(self, catalog):
+    def __init__(self, catalog, tally):
         self.catalog = catalog
+        self.tally = tally
         self._streaming = weakref.WeakSet()  # records whose answer is streaming
         self._outcomes = set()
 
     def request_started(self, record):
-        _child(IN_FLIGHT, record.row["surface"]).inc()
+        self.tally.add(((_child(IN_FLIGHT, record.row["surface"]), 1),))
 
     def stream_started(self, record):
         self._streaming.add(record)
-        _child(STREAMS, record.row["surface"]).inc()
+        self.tally.add(((_child(STREAMS, record.row["surface"]), 1),))
 
     def request_finished(self, row, record):
         surface = row["surface"]
-        _child(IN_FLIGHT, surface).dec()
+        added = [(_child(IN_FLIGHT, surface), -1)]
         if record in self._streaming:
             self._streaming.discard(record)
-            _child(STREAMS, surface).dec()
+            added.append((_child(STREAMS, surface), -1))
         requested = row.get("model")
         entry = self.catalog.models.get(requested) if isinstance(requested, str) else None
         model = entry.name if entry is not None else UNKNOWN
         provider = row.get("provider") or NONE
-        _child(REQUESTS, surface, model, provider, str(row["status_code"])).inc()
-        _child(LATENCY, surface, model, provider).observe(row["latency_ms"] / 1000)
+        added.append((_child(REQUESTS, surface, model, provider, str(row["status_code"])), 1))
+        observed = [(_child(LATENCY, surface, model, provider), SECONDS,
+                     row["latency_ms"] / 1000)]
         if row.get("time_to_first_token_ms") is not None:
-            _child(FIRST_TOKEN, surface, model, provider).observe(
-                row["time_to_first_token_ms"] / 1000)
+            observed.append((_child(FIRST_TOKEN, surface, model, provider), FIRST_TOKEN_SECONDS,
+                             row["time_to_first_token_ms"] / 1000))
         for kind in ("input", "output", "cached"):
             count = row.get(f"{kind}_tokens") or 0
             if count:
-                _child(TOKENS, model, provider, kind).inc(count)
+                added.append((_child(TOKENS, model, provider, kind), count))
         if row.get("cost_usd"):
-            _child(COST, model, provider).inc(float(row["cost_usd"]))
+            added.append((_child(COST, model, provider), float(row["cost_usd"])))
         kind = LIMIT_KINDS.get(row.get("error_type"))
         if kind is not None:
-            _child(REJECTIONS, kind).inc()
-        self._attempts(row.get("attempts") or (), entry, model)
+            added.append((_child(REJECTIONS, kind), 1))
+        self._attempts(added, row.get("attempts") or (), entry, model)
+        self.tally.add(added, observed)
 
-    def _attempts(self, attempts, entry, model):
+    def _attempts(self, added, attempts, entry, model):
         if not attempts:
             return
         own = {d.id for d in entry.deployments} if entry is not None else set()
         fallbacks = 0
         for attempt in attempts:
-            _child(ATTEMPTS, attempt["provider"], attempt["model"], self._outcome(attempt)).inc()
+            added.append((_child(ATTEMPTS, attempt["provider"], attempt["model"],
+                                 self._outcome(attempt)), 1))
             if f"{attempt['provider']}/{attempt['model']}" not in own:
                 fallbacks += 1
         if len(attempts) > 1:
-            _child(RETRIES, model).inc(len(attempts) - 1)
+            added.append((_child(RETRIES, model), len(attempts) - 1))
         if fallbacks and entry is not None:
-            _child(FALLBACKS, model).inc(fallbacks)
+            added.append((_child(FALLBACKS, model), fallbacks))
 
     def _outcome(self, attempt):
         error = attempt.get("error")
@@ -183,11 +190,13 @@ class MetricsObserver:
 
 
 class Sampler:
-    """Copies this worker's figures (log writer, breakers) into the metrics: gauges as they are,
-    running totals as the increase since the last sample."""
+    """Writes the tally of this worker's requests to the metrics, and copies its other figures
+    (log writer, breakers): gauges as they are, running totals as the increase since the last
+    sample."""
 
-    def __init__(self, gateway):
+    def __init__(self, gateway, tally):
         self._gateway = weakref.ref(gateway)
+        self._tally = tally
         self._seen = {}
         self._lock = threading.Lock()
         self._thread = None
@@ -197,6 +206,7 @@ class Sampler:
         if gateway is None:
             return False
         writer = gateway.log_writer
+        self._tally.flush()
         with self._lock:
             LOG_QUEUE.set(writer._queue.qsize())
             LOG_BACKLOG.set(writer.pending_spool)
@@ -271,8 +281,9 @@ def register(app, gateway):
     """METRICS_ENABLED: observe the pipeline and serve /metrics."""
     if not app.config.get("METRICS_ENABLED", True):
         return
-    gateway.observers.add(MetricsObserver(gateway.router.catalog))
+    tally = Tally()
+    gateway.observers.add(MetricsObserver(gateway.router.catalog, tally))
     health = CollectorRegistry(auto_describe=False)
     health.register(HealthCollector(gateway))
-    app.extensions["metrics"] = {"sampler": Sampler(gateway), "health": health}
+    app.extensions["metrics"] = {"sampler": Sampler(gateway, tally), "health": health}
     app.register_blueprint(bp)
