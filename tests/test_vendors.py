@@ -285,6 +285,36 @@ def test_every_sdk_client_sends_through_the_gateways_transport(openai_handler, a
         assert transport._pool._keepalive_expiry == POOL_LIMITS.keepalive_expiry
 
 
+@pytest.mark.parametrize("base_url", ["http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1/",
+                                      "https://example.com", "https://example.com/proxy/openai/v1"])
+@pytest.mark.parametrize("path", ["/chat/completions", "/v1/messages/count_tokens", "embeddings"])
+def test_the_absolute_url_and_the_client_settings_are_the_sdks_own(base_url, path):
+    """SDKHandler.absolute_url joins a path to the base URL once, as the SDK would on every
+    request (its _prepare_url is the reference); the client keeps the SDK default client's
+    redirects and the handler's timeout, and parses each URL string once."""
+    import openai
+
+    handler = OpenAIHandler(Provider(name="oa", vendor="openai", base_url=base_url,
+                                     api_keys=("key-a",), timeout_seconds=1.0))
+    try:
+        client = handler.clients[0].take()[1]
+        url = handler.absolute_url(client, path)
+        assert url == str(client._prepare_url(path)) and handler.absolute_url(client, path) is url
+        sdk_default = openai.DefaultHttpx2Client()
+        assert client._client.follow_redirects is sdk_default.follow_redirects is True
+        assert client._client.timeout == client.timeout
+        from app.vendors.transport import _parsed
+
+        client._client.build_request("POST", url)
+        parsed = _parsed.cache_info()
+        assert str(client._client.build_request("POST", url).url) == url
+        assert _parsed.cache_info().hits == parsed.hits + 1
+        assert _parsed.cache_info().misses == parsed.misses
+        sdk_default.close()
+    finally:
+        handler.close()
+
+
 def _read_to(stream, last):
     """A stream's events up to the one whose data (or event name) is `last`, as the pipeline's
     readers stop there; then the stream is closed as the pipeline closes it."""

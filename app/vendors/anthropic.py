@@ -2,7 +2,7 @@
 import anthropic
 
 from .base import DEFAULT_CALL
-from .sdk import SDKHandler, http_options
+from .sdk import SDKHandler, http_client
 
 # Client headers forwarded to Anthropic as they are (the SDK adds anthropic-version otherwise).
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
@@ -18,8 +18,7 @@ class AnthropicHandler(SDKHandler):
         return anthropic.Anthropic(api_key=api_key, base_url=self.provider.base_url,
                                    timeout=timeout, max_retries=0,
                                    default_headers=self.default_headers,
-                                   http_client=anthropic.DefaultHttpxClient(
-                                       timeout=timeout, **http_options()))
+                                   http_client=http_client(timeout))
 
     def chat(self, body, *, stream, headers=None, call=DEFAULT_CALL):
         forwarded = {k: v for k, v in (headers or {}).items() if k.lower() in FORWARDED_HEADERS}

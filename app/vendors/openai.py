@@ -2,7 +2,7 @@
 import openai
 
 from .base import DEFAULT_CALL
-from .sdk import SDKHandler, http_options
+from .sdk import SDKHandler, http_client
 
 
 class OpenAIHandler(SDKHandler):
@@ -15,8 +15,7 @@ class OpenAIHandler(SDKHandler):
         # max_retries=0: the gateway owns the retry loop.
         return openai.OpenAI(api_key=api_key, base_url=self.provider.base_url, timeout=timeout,
                              max_retries=0, default_headers=self.default_headers,
-                             http_client=openai.DefaultHttpx2Client(timeout=timeout,
-                                                                    **http_options()))
+                             http_client=http_client(timeout))
 
     def embeddings(self, body, call=DEFAULT_CALL):
         return self.post("/embeddings", body, stream=False, call=call)
