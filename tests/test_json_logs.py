@@ -2,6 +2,7 @@
 one access line per API request (gateway.access) with its ids, key prefix, user, model, provider,
 status and latency; never a key's secret, never prompt or answer text. The tests read the lines
 as written: through the JSON formatter in-process, and from a real gunicorn's output."""
+import datetime
 import io
 import json
 import logging
@@ -13,12 +14,15 @@ import sys
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.gateway.auth import DISPLAY_CHARS
 from app.observability.logs import (
     ACCESS_LOGGER,
     CHATTY_HTTP_LOGGERS,
     JsonFormatter,
+    _utc_time,
     configure,
     formatter,
     redact,
@@ -190,6 +194,17 @@ def test_the_access_line_written_directly_is_the_one_logging_would_write():
     assert direct.pop("time")[:16] == through_logging.pop("time")[:16]
     assert list(direct.items()) == list(through_logging.items())
     assert direct["status"] == 429 and direct["cost_usd"] == 0.0000066
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.floats(min_value=0, max_value=4e9) | st.integers(0, 4_000_000_000).map(
+    lambda second: second + 0.9995) | st.integers(0, 4_000_000_000).map(
+    lambda second: second + 0.9999995))
+def test_a_lines_time_is_the_one_datetime_gives_though_each_second_is_formatted_once(created):
+    expected = datetime.datetime.fromtimestamp(created, datetime.UTC).isoformat(
+        timespec="milliseconds").replace("+00:00", "Z")
+    assert _utc_time(created) == expected
+    assert _utc_time(created) == expected  # from the remembered second
 
 
 def test_key_like_tokens_in_an_error_message_are_cut_to_their_prefix():

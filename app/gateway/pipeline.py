@@ -5,7 +5,7 @@ Every inference request, failed or not, streamed or not, leaves one request-log 
 """
 import itertools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -38,7 +38,7 @@ class Inbound:
     request_id: str
     api_key: str | None
     read_body: Callable[[], bytes]
-    headers: dict = field(default_factory=dict)
+    headers: Mapping = field(default_factory=dict)  # read-only: the client's headers
     client_request_id: str | None = None  # the client's own id, kept beside request_id
     client_address: str | None = None
     traceparent: str | None = None  # the client's W3C traceparent header (observability/tracing)
@@ -50,7 +50,7 @@ class Reply:
     body: bytes | None = None
     stream: Iterator[bytes] | None = None
     status: int = 200
-    headers: dict = field(default_factory=dict)
+    headers: Mapping = field(default_factory=dict)  # read-only: the client's headers
 
 
 class Gateway:

@@ -17,7 +17,6 @@ and display prefix), nor prompt or answer text: the row holds none, and no setti
 This module imports nothing of the app: gunicorn.conf.py loads it by its path in the master,
 before a worker's gevent patching (which must come before the app's imports).
 """
-import datetime
 import logging
 import os
 import re
@@ -47,11 +46,25 @@ def _default(value):
     return str(value)
 
 
+_second = [None, ""]  # the last whole second formatted, and its text
+
+
+def _utc_time(created):
+    """created (epoch seconds) as 2026-12-03T16:04:32.123Z; the part up to the second is
+    formatted once per second."""
+    second, fraction = divmod(created, 1)
+    micro = round(fraction * 1e6)  # as datetime.fromtimestamp rounds (half to even)
+    if micro >= 1_000_000:
+        second, micro = second + 1, micro - 1_000_000
+    if _second[0] != second:
+        _second[:] = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    return f"{_second[1]}.{micro // 1000:03d}Z"
+
+
 def _head(created, level, logger, message, pid):
     """The fields every JSON line starts with."""
-    return {"time": datetime.datetime.fromtimestamp(created, datetime.UTC)
-            .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "level": level, "logger": logger, "message": message, "pid": pid}
+    return {"time": _utc_time(created), "level": level, "logger": logger, "message": message,
+            "pid": pid}
 
 
 def _dumps(entry):

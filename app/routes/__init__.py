@@ -42,8 +42,10 @@ SEND_NOW = "gateway.send_now"
 
 
 def inbound(surface, endpoint):
+    """The request as the pipeline takes it. Its headers are the WSGI environ's, read-only, not
+    a copy: only an Anthropic-format vendor reads any (the ones it forwards)."""
     return Inbound(surface=surface, endpoint=endpoint, request_id=g.request_id,
-                   api_key=api_key(), read_body=read_body, headers=dict(request.headers),
+                   api_key=api_key(), read_body=read_body, headers=request.headers,
                    client_request_id=g.get("client_request_id"),
                    client_address=request.remote_addr,
                    traceparent=request.headers.get("traceparent"),
