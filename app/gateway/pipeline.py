@@ -50,7 +50,7 @@ class Reply:
     body: bytes | None = None
     stream: Iterator[bytes] | None = None
     status: int = 200
-    headers: Mapping = field(default_factory=dict)  # read-only: the client's headers
+    headers: dict = field(default_factory=dict)
 
 
 class Gateway:

@@ -10,8 +10,6 @@ SIGKILL loses at most that much of its counts.
 import bisect
 import threading
 
-INF = float("inf")
-
 
 class Tally:
     def __init__(self):
