@@ -10,8 +10,10 @@ fails the operation as a lost connection ("server closed the connection unexpect
 OperationalError SQLAlchemy knows as a disconnect: the pool drops that connection). Closing the
 connection instead would block in libpq on the same silent peer.
 
-select.select is gevent's under gevent workers (monkey-patched), so the wait stays cooperative,
-as with psycogreen; in threads it blocks only its own thread.
+select.poll is gevent's under gevent workers (monkey-patched), so the wait stays cooperative,
+as with psycogreen; in threads it blocks only its own thread. poll, not select: select refuses a
+descriptor numbered 1024 or more, and a worker holding a thousand client connections opens its
+next database connection above that.
 """
 import contextlib
 import contextvars
@@ -55,9 +57,9 @@ def wait(conn):
         fd = conn.fileno()
         left = deadline - time.monotonic()
         if left > 0:
-            reading = state == extensions.POLL_READ
-            ready = select.select([fd] if reading else [], [] if reading else [fd], [], left)
-            if ready[0] or ready[1]:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN if state == extensions.POLL_READ else select.POLLOUT)
+            if poller.poll(left * 1000):  # milliseconds
                 continue
         if shut:
             raise psycopg2.OperationalError("the database did not answer in time")
