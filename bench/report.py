@@ -3,6 +3,7 @@ a ratio to the direct upstream, the floor and LiteLLM, and print them as tables:
 every target, and the CPU cost of each route of the gateway next to its pass-through.
 
 Pure functions of the results (no servers): tests/test_bench_report.py checks them."""
+import statistics
 
 TARGETS = ("direct", "floor", "gateway", "litellm")
 
@@ -68,7 +69,7 @@ def figures(results, upstream_delay_s):
         add(f"{count} streams: concurrently open at peak", "", False,
             lambda t, s=scenario: _get(results, t, s, "peak_open"))
         add(f"{count} streams: completed of {count}", "", False,
-            lambda t, s=scenario: _get(results, t, s, "completed"))
+            lambda t, s=scenario: _fewest_completed(results, t, s))
         add(f"{count} streams: time to first token p50", "ms", True,
             lambda t, s=scenario: ttft_ms(results, t, s))
         add(f"{count} streams: added time to first token p50", "ms", True,
@@ -78,6 +79,15 @@ def figures(results, upstream_delay_s):
     add("peak RSS per worker (largest)", "MB", True,
         lambda t: max(results[t].get("peak_rss_mb", {}).values(), default=None))
     return rows
+
+
+def _fewest_completed(results, target, scenario):
+    """Streams completed in a stream scenario: of its worst round when it ran in rounds."""
+    summary = _get(results, target, scenario)
+    if not isinstance(summary, dict):
+        return None
+    counts = [part.get("completed") for part in summary.get("rounds") or [summary]]
+    return None if None in counts else min(counts)
 
 
 def _share_of_ideal(mean_latency_us, upstream_delay_s):
@@ -146,7 +156,8 @@ def _add(total, part):
 
 def combine_rounds(rounds):
     """One summary of a scenario measured in rounds: counts, durations, errors and CPU summed;
-    req/s and CPU per request from the sums; each percentile the median of the rounds'. The
+    req/s and CPU per request from the sums; each percentile the median of the rounds' (the mean
+    of the middle two for an even count), the mean latency that of all their requests. The
     rounds are kept, raw."""
     stream = "completed" in rounds[0]
     total = {"cpu": {}}
@@ -163,11 +174,16 @@ def combine_rounds(rounds):
     cpu["ms_per_request"] = (1000.0 * cpu["cpu_s"] / cpu["requests"]
                              if cpu.get("requests") and "cpu_s" in cpu else None)
     for name in ("first_token_ms", "total_ms") if stream else ("latency_us",):
-        for pct in ("p50", "p99"):
-            values = sorted(r[name][pct] for r in rounds
-                            if (r.get(name) or {}).get(pct) is not None)
+        for pct in ("p50", "p90", "p99"):
+            values = [r[name][pct] for r in rounds if (r.get(name) or {}).get(pct) is not None]
             if values:
-                total.setdefault(name, {})[pct] = values[len(values) // 2]
+                total.setdefault(name, {})[pct] = statistics.median(values)
+    if not stream:
+        weighted = [(r["latency_us"]["mean"], r["requests"]) for r in rounds
+                    if (r.get("latency_us") or {}).get("mean") is not None and r.get("requests")]
+        if weighted:  # the mean of every request of the rounds (a share of ideal reads it)
+            total.setdefault("latency_us", {})["mean"] = (sum(mean * n for mean, n in weighted)
+                                           / sum(n for _, n in weighted))
     total["rounds"] = rounds
     return total
 

@@ -5,8 +5,13 @@ only, every translated route and /v1/responses, each costed (worker CPU per requ
 pass-through. Prints the tables and the issue's targets (MET / MISSED) with ratios from this one
 run and writes bench/results/<time>/results.json (and bench/results/latest.json).
 
+The direct upstream, the gateway and the floor run side by side: each scenario is measured on the
+three in turn, in two rounds of the whole duration (direct, gateway, floor; then floor, gateway,
+direct), so a machine that slows down or speeds up during the run moves the three alike and the
+ratios keep still. LiteLLM is measured after them, alone.
+
     make bench                       # or: .venv/bin/python bench/run.py
-    BENCH_SECONDS=20 make bench      # longer runs
+    BENCH_SECONDS=20 make bench      # longer rounds
     BENCH_SKIP_LITELLM=1 make bench  # without LiteLLM
 
 Needs wrk (Debian/Ubuntu: apt-get install wrk), PostgreSQL and Redis (BENCH_DATABASE_URL,
@@ -38,6 +43,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1))
 STREAM_RAMP_SECONDS = 0.9  # the slow stream lasts ~1 s: starts spread over 0.9 s all overlap
 UPSTREAM_DELAY_S = 1.0
+ROUNDS = 2  # each target's mean place in the order is the same: a steady drift cancels
 PORTS = {"upstream": 18080, "gateway": 18000, "floor": 18200, "litellm": 18400}
 
 
@@ -54,37 +60,54 @@ def measure(target, out, scenario_list):
     return results
 
 
-def _measure_process(name, process, key, out):
-    """The base scenarios on a started server; its workers and their peak RSS after them."""
-    target = scenarios.Target(name, process.url, key, cpu_pids=process.worker_pids)
-    workers = len(process.worker_pids())
-    results = measure(target, out, scenarios.scenarios(SECONDS))
-    results["workers"] = workers
-    results["peak_rss_mb"] = process.peak_rss_mb()
-    return target, results
-
-
-def bench_gateway(upstream_url, out):
-    process, key = targets.start_gateway(PORTS["gateway"], upstream_url, out, DATABASE_URL,
-                                         REDIS_URL, WORKERS)
-    try:
-        target, results = _measure_process("gateway", process, key, out)
-        say(f"  gateway routes: translation and /v1/responses, costed against pass-through "
-            f"({routes.ROUNDS} interleaved rounds)")
-        results.update(routes.measure(target, out, SECONDS, STREAM_RAMP_SECONDS, say))
-        results["peak_rss_mb_after_routes"] = process.peak_rss_mb()
-    finally:
-        process.stop()
-    results["request_logs"] = targets.count_logs(DATABASE_URL)
+def measure_side_by_side(targets, out, scenario_list):
+    """{target: {scenario: summary}}: every scenario on every target in turn, in ROUNDS rounds
+    whose order reverses each round; a summary combines the target's rounds."""
+    results = {target.name: {} for target in targets}
+    for scenario in scenario_list:
+        parts = {target.name: [] for target in targets}
+        for number in range(ROUNDS):
+            say(f"  {scenario.name} ({scenario.clients} clients), round {number + 1}/{ROUNDS}")
+            for target in targets if number % 2 == 0 else targets[::-1]:
+                summary = scenarios.run(target, scenario, out, STREAM_RAMP_SECONDS,
+                                        warm=number == 0)
+                parts[target.name].append(summary)
+                say(f"    {target.name}: {scenarios.describe(summary)}")
+        for target in targets:
+            results[target.name][scenario.name] = report.combine_rounds(parts[target.name])
     return results
 
 
-def bench_floor(upstream_url, out):
-    process = targets.start_floor(PORTS["floor"], upstream_url, out, WORKERS)
+def _target(name, process, key):
+    return scenarios.Target(name, process.url, key, cpu_pids=process.worker_pids)
+
+
+def bench_side_by_side(upstream, out):
+    """The base scenarios on the direct upstream, the gateway and the floor, side by side; then
+    the gateway's routes. Each server's workers and their peak RSS after the base scenarios."""
+    gateway, key = targets.start_gateway(PORTS["gateway"], upstream.url, out, DATABASE_URL,
+                                         REDIS_URL, WORKERS)
     try:
-        return _measure_process("floor", process, "floor", out)[1]
+        floor = targets.start_floor(PORTS["floor"], upstream.url, out, WORKERS)
+        try:
+            measured = [scenarios.Target("direct", upstream.url, "", direct=True,
+                                         cpu_pids=upstream.worker_pids),
+                        _target("gateway", gateway, key), _target("floor", floor, "floor")]
+            results = measure_side_by_side(measured, out, scenarios.scenarios(SECONDS))
+            for name, process in (("direct", upstream), ("gateway", gateway), ("floor", floor)):
+                results[name]["workers"] = len(process.worker_pids())
+                results[name]["peak_rss_mb"] = process.peak_rss_mb()
+        finally:
+            floor.stop()
+        say(f"gateway routes: translation and /v1/responses, costed against pass-through "
+            f"({routes.ROUNDS} interleaved rounds)")
+        results["gateway"].update(routes.measure(measured[1], out, SECONDS,
+                                                 STREAM_RAMP_SECONDS, say))
+        results["gateway"]["peak_rss_mb_after_routes"] = gateway.peak_rss_mb()
     finally:
-        process.stop()
+        gateway.stop()
+    results["gateway"]["request_logs"] = targets.count_logs(DATABASE_URL)
+    return results
 
 
 def bench_litellm(upstream_url, out):
@@ -98,7 +121,10 @@ def bench_litellm(upstream_url, out):
         return None
     process, key = targets.start_litellm(executable, PORTS["litellm"], upstream_url, out, WORKERS)
     try:
-        return _measure_process("litellm", process, key, out)[1]
+        results = measure(_target("litellm", process, key), out, scenarios.scenarios(SECONDS))
+        results["workers"] = len(process.worker_pids())
+        results["peak_rss_mb"] = process.peak_rss_mb()
+        return results
     finally:
         process.stop()
 
@@ -112,20 +138,13 @@ def main(started):
     upstream = targets.start_upstream(PORTS["upstream"], out)
     results = {}
     try:
-        say("direct upstream (the mock measured alone)")
-        direct = scenarios.Target("direct", upstream.url, "", direct=True,
-                                  cpu_pids=upstream.worker_pids)
-        results["direct"] = measure(direct, out, scenarios.scenarios(SECONDS))
-        results["direct"]["workers"] = 1
-        say(f"gateway (gunicorn, {WORKERS} gevent workers, PostgreSQL, Redis)")
-        results["gateway"] = bench_gateway(upstream.url, out)
-        say(f"floor: the same server and SDK calls without the gateway (bench/floor_app.py, "
-            f"{WORKERS} workers)")
-        results["floor"] = bench_floor(upstream.url, out)
+        say(f"the direct upstream, the gateway (gunicorn, {WORKERS} gevent workers, PostgreSQL, "
+            f"Redis) and the floor (bench/floor_app.py: the same server and SDK calls without "
+            f"the gateway), side by side in {ROUNDS} rounds")
+        results = bench_side_by_side(upstream, out)
         litellm = bench_litellm(upstream.url, out)
         if litellm is not None:
             results["litellm"] = litellm
-        results["direct"]["peak_rss_mb"] = upstream.peak_rss_mb()
     finally:
         upstream.stop()
     rows = report.figures(results, upstream_delay_s=UPSTREAM_DELAY_S)

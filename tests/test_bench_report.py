@@ -160,7 +160,11 @@ def test_rounds_of_a_scenario_are_summed_and_their_percentiles_are_the_median_ro
     assert combined["requests"] == 4050 and combined["rps"] == pytest.approx(450)
     assert combined["errors"] == {"status": 2, "timeout": 1} and combined["errors_total"] == 3
     assert combined["cpu"]["ms_per_request"] == pytest.approx(8400 / 4050)
-    assert combined["latency_us"] == {"p50": 6000, "p99": 50_000}
+    assert combined["latency_us"] == {"p50": 6000, "p99": 50_000,
+                                      "mean": pytest.approx((1500 * 5 + 1200 * 7 + 1350 * 6)
+                                                            / 4050 * 1000)}
+    two = report.combine_rounds(rounds[:2])  # an even count: the middle two's mean
+    assert two["latency_us"]["p50"] == 6000 and two["latency_us"]["p99"] == 50_000
     streams = report.combine_rounds([{**_streams(200, 4.0, cpu_ms=5.0), "wall_s": 2.0,
                                       "errors": {}, "cpu": {"cpu_s": 1.0, "requests": 200}},
                                      {**_streams(200, 6.0, completed=199), "wall_s": 2.0,
@@ -181,3 +185,17 @@ def test_each_rounds_own_ratio_shows_how_far_the_machines_load_moved_the_cost():
     assert row["round_ratios"] == pytest.approx([1.1, 1.2, 1.0])
     assert report.spread(row["round_ratios"]) == "1.00-1.20x"
     assert "rounds 1.00-1.20x" in _find(_verdicts(_results(), [row]), "6", "chat-to")["detail"]
+
+
+def test_streams_measured_in_rounds_must_all_complete_in_every_round():
+    def rounds(*completed):
+        return report.combine_rounds([{**_streams(1000, 200.0, completed=done), "wall_s": 2.0,
+                                       "errors": {}} for done in completed])
+
+    results = _results({"streams-1000": rounds(1000, 1000)})
+    assert _find(_verdicts(results), "4", "1000 slow streams")["met"]
+    rows = {name: values for name, _, values, _ in report.figures(results, UPSTREAM_DELAY_S)}
+    assert rows["1000 streams: completed of 1000"]["gateway"] == 1000
+    # 1 999 of 2 000 over two rounds is one round that lost a stream, not "all 1 000 complete"
+    missed = _verdicts(_results({"streams-1000": rounds(1000, 999)}))
+    assert not _find(missed, "4", "1000 slow streams")["met"]
