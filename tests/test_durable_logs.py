@@ -9,6 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -367,6 +368,26 @@ def test_a_batch_larger_than_one_statement_is_written_whole(app):
         request_logs.insert_batch(rows)
         request_logs.insert_batch(rows[-60:])  # again: already written, skipped
     assert tuple(_count(app, key_id)) == (len(rows), len(rows))
+
+
+@pytest.mark.skipif(not DATABASE_URL.startswith("postgresql"),
+                    reason="the paged insert is PostgreSQL's")
+def test_each_page_of_a_batch_is_repaired_and_encoded_just_before_it_is_sent(app, monkeypatch):
+    """The writer shares the worker's loop with requests: it prepares one page and sends it (the
+    loop serves requests while the database works), then prepares the next; never the whole
+    batch in one go."""
+    events = []
+    repair, dumps = request_logs.repair_row, request_logs.orjson.dumps
+    monkeypatch.setattr(request_logs, "repair_row",
+                        lambda row: events.append("r") or repair(row))
+    monkeypatch.setattr(request_logs, "orjson", SimpleNamespace(
+        dumps=lambda *args, **kwargs: events.append("|") or dumps(*args, **kwargs)))
+    rows = [log_row(f"paged{i}") for i in range(2 * request_logs.PAGE_ROWS + 5)]
+    with app.app_context():
+        request_logs.insert_batch(rows)
+        assert request_logs.by_request_id(rows[-1]["request_id"]) is not None
+    page = "r" * request_logs.PAGE_ROWS + "|"
+    assert "".join(events) == page * 2 + "r" * 5 + "|"
 
 
 def test_every_value_of_a_batch_row_is_stored_exactly(app):
