@@ -185,8 +185,8 @@ def combine_rounds(rounds):
         weighted = [(r["latency_us"]["mean"], r["requests"]) for r in rounds
                     if (r.get("latency_us") or {}).get("mean") is not None and r.get("requests")]
         if weighted:  # the mean of every request of the rounds (a share of ideal reads it)
-            total.setdefault("latency_us", {})["mean"] = (sum(mean * n for mean, n in weighted)
-                                           / sum(n for _, n in weighted))
+            requests = sum(n for _, n in weighted)
+            total.setdefault("latency_us", {})["mean"] = sum(m * n for m, n in weighted) / requests
     total["rounds"] = rounds
     return total
 
